@@ -1,0 +1,260 @@
+//! Circuit breakers per market, as an explicit state machine with timestamps.
+//!
+//! ```text
+//!            velocity move > trip           cooldown passed and move < calm
+//!   Normal ------------------------> ReduceOnly --------------------------> Normal
+//!     |  price not valid for opening      (any) ---> OracleHalt ---> Normal / ReduceOnly
+//!     |                                              (price valid again; ReduceOnly if still moving)
+//!   (any) -- guardian halt --> Paused -- owner resume only --> Normal
+//! ```
+//!
+//! The velocity measure compares the price with two anchors: the price at the start of the
+//! current window and at the start of the previous one, so a move that straddles a window edge
+//! is still seen over at least one full window.
+
+use ballast_math::Fixed;
+use parity_scale_codec::{Decode, Encode};
+use scale_info::TypeInfo;
+
+use crate::config::BreakerParams;
+use crate::error::RiskResult;
+
+/// What a market allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum BreakerState {
+    /// Everything allowed.
+    Normal,
+    /// Only fills that reduce exposure, and liquidations.
+    ReduceOnly,
+    /// The price is not valid for opening: reduce-only fills and liquidations with a price that
+    /// is still valid for liquidation.
+    OracleHalt,
+    /// Guardian halt: nothing but queries; only the owner resumes.
+    Paused,
+}
+
+/// Breaker state plus the anchors of the velocity measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct Breaker {
+    /// Current state.
+    pub state: BreakerState,
+    /// When the current state was entered, ms.
+    pub since_ms: u64,
+    /// Price at the start of the current velocity window (zero before the first price).
+    pub anchor_price: Fixed,
+    /// Start of the current velocity window, ms.
+    pub anchor_ms: u64,
+    /// Price at the start of the previous window.
+    pub previous_anchor_price: Fixed,
+}
+
+/// A state change, for the event the contract emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct BreakerTransition {
+    /// State before.
+    pub from: BreakerState,
+    /// State after.
+    pub to: BreakerState,
+    /// When, ms.
+    pub at_ms: u64,
+    /// The velocity move that was measured, as a fraction.
+    pub move_fraction: Fixed,
+}
+
+impl Default for Breaker {
+    fn default() -> Self {
+        Breaker {
+            state: BreakerState::Normal,
+            since_ms: 0,
+            anchor_price: Fixed::ZERO,
+            anchor_ms: 0,
+            previous_anchor_price: Fixed::ZERO,
+        }
+    }
+}
+
+fn relative_move(price: Fixed, anchor: Fixed) -> RiskResult<Fixed> {
+    if !anchor.is_positive() {
+        return Ok(Fixed::ZERO);
+    }
+    Ok(price
+        .checked_div(anchor)?
+        .checked_sub(Fixed::ONE)?
+        .checked_abs()?)
+}
+
+impl Breaker {
+    /// Largest move of `price` against the two anchors.
+    pub fn velocity_move(&self, price: Fixed) -> RiskResult<Fixed> {
+        Ok(relative_move(price, self.anchor_price)?
+            .max(relative_move(price, self.previous_anchor_price)?))
+    }
+
+    fn enter(
+        &mut self,
+        to: BreakerState,
+        now_ms: u64,
+        move_fraction: Fixed,
+    ) -> Option<BreakerTransition> {
+        if self.state == to {
+            return None;
+        }
+        let transition = BreakerTransition {
+            from: self.state,
+            to,
+            at_ms: now_ms,
+            move_fraction,
+        };
+        self.state = to;
+        self.since_ms = now_ms;
+        Some(transition)
+    }
+
+    /// Advances the machine with the latest price. `opening_price` is the price when it is valid
+    /// for opening risk, `None` when the oracle is stale, too uncertain or too volatile.
+    pub fn update(
+        &mut self,
+        params: &BreakerParams,
+        opening_price: Option<Fixed>,
+        now_ms: u64,
+    ) -> RiskResult<Option<BreakerTransition>> {
+        if self.state == BreakerState::Paused {
+            return Ok(None);
+        }
+        let Some(price) = opening_price else {
+            return Ok(self.enter(BreakerState::OracleHalt, now_ms, Fixed::ZERO));
+        };
+        if !self.anchor_price.is_positive() {
+            self.anchor_price = price;
+            self.previous_anchor_price = price;
+            self.anchor_ms = now_ms;
+        }
+        let elapsed = now_ms.saturating_sub(self.anchor_ms);
+        if elapsed >= params.window_ms {
+            // After a gap longer than two windows the old anchor says nothing about velocity.
+            self.previous_anchor_price = if elapsed >= params.window_ms.saturating_mul(2) {
+                price
+            } else {
+                self.anchor_price
+            };
+            self.anchor_price = price;
+            self.anchor_ms = now_ms;
+        }
+        let moved = self.velocity_move(price)?;
+        let next = match self.state {
+            BreakerState::Normal if moved > params.trip_move => BreakerState::ReduceOnly,
+            BreakerState::ReduceOnly
+                if now_ms.saturating_sub(self.since_ms) >= params.cooldown_ms
+                    && moved < params.calm_move =>
+            {
+                BreakerState::Normal
+            }
+            BreakerState::OracleHalt if moved > params.trip_move => BreakerState::ReduceOnly,
+            BreakerState::OracleHalt => BreakerState::Normal,
+            state => state,
+        };
+        Ok(self.enter(next, now_ms, moved))
+    }
+
+    /// Guardian (or owner) halt.
+    pub fn pause(&mut self, now_ms: u64) -> Option<BreakerTransition> {
+        self.enter(BreakerState::Paused, now_ms, Fixed::ZERO)
+    }
+
+    /// Owner resume from a pause. The velocity anchors restart at the next price.
+    pub fn resume(&mut self, now_ms: u64) -> Option<BreakerTransition> {
+        if self.state != BreakerState::Paused {
+            return None;
+        }
+        self.anchor_price = Fixed::ZERO;
+        self.enter(BreakerState::Normal, now_ms, Fixed::ZERO)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MarketConfig;
+    use ballast_math::Decimals;
+
+    fn params() -> BreakerParams {
+        MarketConfig::default_large_cap(Decimals { base: 8, quote: 6 }).breaker
+    }
+    fn px(v: i64) -> Option<Fixed> {
+        Some(Fixed::from_int(v))
+    }
+    const MIN: u64 = 60_000;
+
+    #[test]
+    fn velocity_trips_reduce_only_and_resumes_after_cooldown_when_calm() {
+        let p = params(); // trip 8% per 1 h window, cooldown 30 min, calm 4%
+        let mut b = Breaker::default();
+        assert_eq!(b.update(&p, px(100), 0).unwrap(), None);
+        assert_eq!(b.update(&p, px(95), 10 * MIN).unwrap(), None); // 5%: below trip
+        let t = b
+            .update(&p, px(91), 20 * MIN)
+            .unwrap()
+            .expect("9% move trips");
+        assert_eq!(
+            (t.from, t.to, t.at_ms),
+            (BreakerState::Normal, BreakerState::ReduceOnly, 20 * MIN)
+        );
+        // Calm but inside the cooldown: stays.
+        assert_eq!(b.update(&p, px(91), 40 * MIN).unwrap(), None);
+        // After the window rolls (anchor 91 at 60 min, previous 100): move vs previous is 9%, stays.
+        assert_eq!(b.update(&p, px(91), 60 * MIN).unwrap(), None);
+        // Next window: anchors 91 and 91, price 92: 1.1% < calm, cooldown passed: resume.
+        let t = b.update(&p, px(92), 120 * MIN).unwrap().expect("resumes");
+        assert_eq!(
+            (t.from, t.to),
+            (BreakerState::ReduceOnly, BreakerState::Normal)
+        );
+    }
+
+    #[test]
+    fn a_move_straddling_a_window_edge_is_caught() {
+        let p = params();
+        let mut b = Breaker::default();
+        b.update(&p, px(100), 0).unwrap();
+        b.update(&p, px(96), 59 * MIN).unwrap(); // 4% in the first window
+                                                 // New window anchors at 96 but the previous anchor 100 still counts: 91 is 9% below it.
+        let t = b.update(&p, px(91), 61 * MIN).unwrap();
+        assert_eq!(t.map(|t| t.to), Some(BreakerState::ReduceOnly));
+    }
+
+    #[test]
+    fn oracle_halt_enters_and_leaves_with_validity() {
+        let p = params();
+        let mut b = Breaker::default();
+        b.update(&p, px(100), 0).unwrap();
+        assert_eq!(
+            b.update(&p, None, MIN).unwrap().map(|t| t.to),
+            Some(BreakerState::OracleHalt)
+        );
+        assert_eq!(
+            b.update(&p, px(101), 2 * MIN).unwrap().map(|t| t.to),
+            Some(BreakerState::Normal)
+        );
+        b.update(&p, None, 3 * MIN).unwrap();
+        // Back with a 10% move: straight to ReduceOnly.
+        assert_eq!(
+            b.update(&p, px(110), 4 * MIN).unwrap().map(|t| t.to),
+            Some(BreakerState::ReduceOnly)
+        );
+    }
+
+    #[test]
+    fn pause_holds_until_resume() {
+        let p = params();
+        let mut b = Breaker::default();
+        b.update(&p, px(100), 0).unwrap();
+        assert_eq!(b.pause(MIN).map(|t| t.to), Some(BreakerState::Paused));
+        assert_eq!(b.update(&p, None, 2 * MIN).unwrap(), None);
+        assert_eq!(b.update(&p, px(50), 3 * MIN).unwrap(), None);
+        assert_eq!(b.state, BreakerState::Paused);
+        assert_eq!(b.resume(4 * MIN).map(|t| t.to), Some(BreakerState::Normal));
+        assert_eq!(b.resume(5 * MIN), None);
+        // The anchors restarted: the 50% drop that happened during the pause is not a velocity move.
+        assert_eq!(b.update(&p, px(50), 6 * MIN).unwrap(), None);
+    }
+}

@@ -1,0 +1,439 @@
+//! Market configuration: what governance sets, validated before it is accepted.
+//!
+//! Units: notional floors and caps in quote base units; fractions are plain [`Fixed`] numbers
+//! (0.05 = 5% = 20x); times in milliseconds; volatility annualized.
+
+extern crate alloc;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use ballast_math::{Decimals, Fixed, MAX_DECIMALS};
+use parity_scale_codec::{Decode, Encode};
+use scale_info::TypeInfo;
+
+use crate::error::{ConfigRule, RiskError, RiskResult};
+
+/// Most tiers a market may have (bounded storage, bounded gas).
+pub const MAX_TIERS: usize = 8;
+/// Milliseconds per hour, the unit of ramp rates.
+pub const MS_PER_HOUR: u64 = 3_600_000;
+/// Hours per year used to scale annualized volatility to a horizon.
+pub const HOURS_PER_YEAR: i64 = 8_760;
+
+/// One notional bracket. Within a bracket the requirement grows at the bracket's rates; the
+/// deductions that keep it continuous at the edges are derived, never configured (see
+/// [`crate::margin::tier_requirement`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct Tier {
+    /// Lower edge of the bracket, quote base units of notional. The first tier starts at 0.
+    pub notional_floor: i128,
+    /// Initial margin rate in this bracket (1 / max leverage).
+    pub initial_fraction: Fixed,
+    /// Maintenance margin rate in this bracket.
+    pub maintenance_fraction: Fixed,
+}
+
+/// Everything that sets margin requirements. Changes to it ramp (see [`crate::ramp`]).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct MarginParams {
+    /// Notional brackets, floors strictly increasing from 0.
+    pub tiers: Vec<Tier>,
+    /// Size term (Drift's IMF factor, on notional): initial fraction >= size_factor *
+    /// sqrt(notional in whole quote units).
+    pub size_factor: Fixed,
+    /// Open interest (quote base units) below which the OI term is 0 (dYdX lower cap).
+    pub oi_lower_cap: i128,
+    /// Open interest at which the OI term reaches `oi_max_fraction` (dYdX upper cap).
+    pub oi_upper_cap: i128,
+    /// Initial fraction demanded at the upper OI cap (1.0 = no leverage left).
+    pub oi_max_fraction: Fixed,
+    /// Liquidation horizon in hours: how long closing a position may take in a crash.
+    pub horizon_hours: u32,
+    /// Unit-variance quantile the initial margin covers over the horizon (fat-tailed).
+    pub initial_quantile: Fixed,
+    /// Unit-variance quantile the maintenance margin covers (smaller than the initial one).
+    pub maintenance_quantile: Fixed,
+    /// Lowest initial fraction: 1 / maximum leverage.
+    pub min_initial_fraction: Fixed,
+    /// Highest initial fraction: 1 / minimum leverage (1.0 means 1x).
+    pub max_initial_fraction: Fixed,
+    /// Liquidation-end requirement = maintenance + weight * (initial - maintenance).
+    pub liquidation_end_weight: Fixed,
+}
+
+/// How applied requirements move toward their targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct RampParams {
+    /// Largest change of the applied initial volatility fraction per hour (absolute).
+    pub initial_per_hour: Fixed,
+    /// Largest change of the applied maintenance volatility fraction per hour; slower than
+    /// initial so that a spike first stops new risk and only later tightens existing positions.
+    pub maintenance_per_hour: Fixed,
+    /// Duration over which a governance change of [`MarginParams`] blends in, ms.
+    pub params_ramp_ms: u64,
+}
+
+/// Velocity breaker and its automatic resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct BreakerParams {
+    /// Relative price move within `window_ms` that trips ReduceOnly.
+    pub trip_move: Fixed,
+    /// Window of the velocity measure, ms.
+    pub window_ms: u64,
+    /// Minimum time in ReduceOnly before an automatic resume, ms.
+    pub cooldown_ms: u64,
+    /// The move over the window must be below this to resume.
+    pub calm_move: Fixed,
+}
+
+/// Liquidation, penalty and throttle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct LiquidationParams {
+    /// Largest share of a position closed in one call.
+    pub chunk_fraction: Fixed,
+    /// Positions whose remaining notional (quote base units) is below this are closed whole.
+    pub min_position_notional: i128,
+    /// Penalty on the closed notional, paid by the liquidated account.
+    pub penalty_fraction: Fixed,
+    /// Share of the penalty that goes to the liquidator; the rest goes to the insurance fund.
+    pub liquidator_share: Fixed,
+    /// Most notional (quote base units) liquidated per window in this market.
+    pub throttle_notional: i128,
+    /// Throttle window, ms.
+    pub throttle_window_ms: u64,
+}
+
+/// Complete configuration of one market.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct MarketConfig {
+    /// Token decimals: base asset (sizes) and quote (collateral).
+    pub decimals: Decimals,
+    /// Requirement formulas.
+    pub margin: MarginParams,
+    /// Ramp speeds.
+    pub ramps: RampParams,
+    /// Circuit breaker.
+    pub breaker: BreakerParams,
+    /// Liquidation.
+    pub liquidation: LiquidationParams,
+    /// Largest relative distance of a fill price from the oracle price. Kept below the minimum
+    /// initial fraction so that no fill can create equity faster than it adds requirement.
+    pub max_fill_deviation: Fixed,
+    /// Largest funding index change per hour, as a fraction of the oracle price.
+    pub max_funding_per_hour: Fixed,
+}
+
+ballast_math::impl_leaf_layout!(
+    Tier,
+    MarginParams,
+    RampParams,
+    BreakerParams,
+    LiquidationParams,
+    MarketConfig
+);
+
+/// Decimal constant helper for defaults: `num / den`, known to be valid.
+fn ratio(num: i128, den: i128) -> Fixed {
+    Fixed::from_ratio(num, den).unwrap_or(Fixed::ZERO)
+}
+
+/// Student-t quantiles scaled to unit variance, t_nu(p) * sqrt((nu - 2) / nu), for nu = 4.
+/// Crypto hourly returns have kurtosis far above the normal's; a t with 4 degrees of freedom
+/// matches BTC's tails well enough and a normal quantile would understate them (at 99.5% the
+/// normal gives 2.576, the unit-variance t4 3.256). Checked against numerical integration in tests.
+pub mod quantiles {
+    use ballast_math::Fixed;
+    /// t4 at 99.5%, unit variance: 4.604095 * sqrt(1/2).
+    pub const T4_995: Fixed = Fixed::from_bits(916_366_217_506_798);
+    /// t4 at 97.5%, unit variance: 2.776445 * sqrt(1/2).
+    pub const T4_975: Fixed = Fixed::from_bits(552_603_802_216_432);
+    /// t4 at 95%, unit variance: 2.131847 * sqrt(1/2).
+    pub const T4_95: Fixed = Fixed::from_bits(424_307_615_653_720);
+}
+
+impl MarketConfig {
+    /// Defaults for a large-cap perp (BTC-like) with the given decimals. The values and their
+    /// sources are listed in the README ("Default market configuration").
+    pub fn default_large_cap(decimals: Decimals) -> MarketConfig {
+        let unit = ballast_math::pow10(decimals.quote).unwrap_or(1);
+        let notional = |whole: i128| whole.saturating_mul(unit);
+        MarketConfig {
+            decimals,
+            margin: MarginParams {
+                // Bracket table in the shape of exchange brackets (Binance/Hyperliquid): 20x to
+                // 1M notional, then 10x, 5x, 2x; maintenance half of initial (Hyperliquid).
+                tiers: vec![
+                    Tier {
+                        notional_floor: 0,
+                        initial_fraction: ratio(5, 100),
+                        maintenance_fraction: ratio(25, 1000),
+                    },
+                    Tier {
+                        notional_floor: notional(1_000_000),
+                        initial_fraction: ratio(10, 100),
+                        maintenance_fraction: ratio(5, 100),
+                    },
+                    Tier {
+                        notional_floor: notional(5_000_000),
+                        initial_fraction: ratio(20, 100),
+                        maintenance_fraction: ratio(10, 100),
+                    },
+                    Tier {
+                        notional_floor: notional(20_000_000),
+                        initial_fraction: ratio(50, 100),
+                        maintenance_fraction: ratio(25, 100),
+                    },
+                ],
+                // 2% extra at 1M notional, 6.3% at 10M.
+                size_factor: ratio(2, 100_000),
+                oi_lower_cap: notional(200_000_000),
+                oi_upper_cap: notional(1_000_000_000),
+                oi_max_fraction: Fixed::ONE,
+                horizon_hours: 8,
+                initial_quantile: quantiles::T4_995,
+                maintenance_quantile: quantiles::T4_95,
+                min_initial_fraction: ratio(5, 100),
+                max_initial_fraction: Fixed::ONE,
+                liquidation_end_weight: ratio(1, 2),
+            },
+            ramps: RampParams {
+                initial_per_hour: ratio(2, 100),
+                maintenance_per_hour: ratio(5, 1000),
+                params_ramp_ms: MS_PER_HOUR.saturating_mul(24),
+            },
+            breaker: BreakerParams {
+                trip_move: ratio(8, 100),
+                window_ms: MS_PER_HOUR,
+                cooldown_ms: MS_PER_HOUR / 2,
+                calm_move: ratio(4, 100),
+            },
+            liquidation: LiquidationParams {
+                chunk_fraction: ratio(25, 100),
+                min_position_notional: notional(1_000),
+                penalty_fraction: ratio(1, 100),
+                liquidator_share: ratio(1, 2),
+                throttle_notional: notional(5_000_000),
+                throttle_window_ms: 600_000,
+            },
+            max_fill_deviation: ratio(2, 100),
+            max_funding_per_hour: ratio(1, 100),
+        }
+    }
+
+    /// Rejects inconsistent configurations with the rule they break.
+    pub fn validate(&self) -> RiskResult<()> {
+        let bad = |rule| Err(RiskError::InvalidConfig(rule));
+        if self.decimals.base > MAX_DECIMALS || self.decimals.quote > MAX_DECIMALS {
+            return bad(ConfigRule::Decimals);
+        }
+        self.margin.validate()?;
+        let r = &self.ramps;
+        if !r.initial_per_hour.is_positive()
+            || !r.maintenance_per_hour.is_positive()
+            || r.maintenance_per_hour > r.initial_per_hour
+        {
+            return bad(ConfigRule::Ramps);
+        }
+        let b = &self.breaker;
+        if !b.trip_move.is_positive()
+            || !b.calm_move.is_positive()
+            || b.calm_move >= b.trip_move
+            || b.window_ms == 0
+        {
+            return bad(ConfigRule::Breaker);
+        }
+        let l = &self.liquidation;
+        let fraction = |f: Fixed| !f.is_negative() && f <= Fixed::ONE;
+        if !l.chunk_fraction.is_positive()
+            || l.chunk_fraction > Fixed::ONE
+            || !fraction(l.penalty_fraction)
+            || l.penalty_fraction >= self.margin.min_maintenance_fraction()
+            || !fraction(l.liquidator_share)
+            || l.min_position_notional < 0
+            || l.throttle_notional <= 0
+            || l.throttle_window_ms == 0
+        {
+            return bad(ConfigRule::Liquidation);
+        }
+        if !self.max_fill_deviation.is_positive()
+            || self.max_fill_deviation >= self.margin.min_initial_fraction
+            || self.max_funding_per_hour.is_negative()
+        {
+            return bad(ConfigRule::PriceBand);
+        }
+        Ok(())
+    }
+}
+
+impl MarginParams {
+    /// The smallest maintenance rate of any tier.
+    pub fn min_maintenance_fraction(&self) -> Fixed {
+        self.tiers
+            .first()
+            .map(|t| t.maintenance_fraction)
+            .unwrap_or(Fixed::ZERO)
+    }
+
+    /// Rejects non-monotone brackets and inconsistent bounds.
+    pub fn validate(&self) -> RiskResult<()> {
+        let bad = |rule| Err(RiskError::InvalidConfig(rule));
+        if self.tiers.is_empty() || self.tiers.len() > MAX_TIERS {
+            return bad(ConfigRule::TierCount);
+        }
+        let mut previous: Option<&Tier> = None;
+        for tier in &self.tiers {
+            let fractions_ok = tier.maintenance_fraction.is_positive()
+                && tier.maintenance_fraction < tier.initial_fraction
+                && tier.initial_fraction <= Fixed::ONE;
+            if !fractions_ok {
+                return bad(ConfigRule::TierFractions);
+            }
+            match previous {
+                None if tier.notional_floor != 0 => return bad(ConfigRule::TierFloors),
+                Some(p) if tier.notional_floor <= p.notional_floor => {
+                    return bad(ConfigRule::TierFloors)
+                }
+                Some(p)
+                    if tier.initial_fraction < p.initial_fraction
+                        || tier.maintenance_fraction < p.maintenance_fraction =>
+                {
+                    return bad(ConfigRule::TierFractions)
+                }
+                _ => {}
+            }
+            previous = Some(tier);
+        }
+        if !self.min_initial_fraction.is_positive()
+            || self.min_initial_fraction > self.max_initial_fraction
+            || self.max_initial_fraction > Fixed::ONE
+        {
+            return bad(ConfigRule::LeverageBounds);
+        }
+        if self.horizon_hours == 0
+            || !self.maintenance_quantile.is_positive()
+            || self.maintenance_quantile >= self.initial_quantile
+            || self.size_factor.is_negative()
+        {
+            return bad(ConfigRule::Volatility);
+        }
+        if self.oi_lower_cap < 0
+            || self.oi_upper_cap <= self.oi_lower_cap
+            || self.oi_max_fraction.is_negative()
+            || self.oi_max_fraction > Fixed::ONE
+        {
+            return bad(ConfigRule::OpenInterest);
+        }
+        if self.liquidation_end_weight.is_negative() || self.liquidation_end_weight > Fixed::ONE {
+            return bad(ConfigRule::LeverageBounds);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> MarketConfig {
+        MarketConfig::default_large_cap(Decimals { base: 8, quote: 6 })
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(cfg().validate(), Ok(()));
+    }
+
+    #[test]
+    fn non_monotone_brackets_are_rejected() {
+        let mut c = cfg();
+        c.margin.tiers[2].notional_floor = c.margin.tiers[1].notional_floor;
+        assert_eq!(
+            c.validate(),
+            Err(RiskError::InvalidConfig(ConfigRule::TierFloors))
+        );
+        let mut c = cfg();
+        c.margin.tiers[2].initial_fraction = Fixed::from_ratio(6, 100).unwrap();
+        assert_eq!(
+            c.validate(),
+            Err(RiskError::InvalidConfig(ConfigRule::TierFractions))
+        );
+        let mut c = cfg();
+        c.margin.tiers[0].notional_floor = 5;
+        assert_eq!(
+            c.validate(),
+            Err(RiskError::InvalidConfig(ConfigRule::TierFloors))
+        );
+        let mut c = cfg();
+        c.margin.tiers[1].maintenance_fraction = c.margin.tiers[1].initial_fraction;
+        assert_eq!(
+            c.validate(),
+            Err(RiskError::InvalidConfig(ConfigRule::TierFractions))
+        );
+        let mut c = cfg();
+        c.margin.tiers.clear();
+        assert_eq!(
+            c.validate(),
+            Err(RiskError::InvalidConfig(ConfigRule::TierCount))
+        );
+    }
+
+    #[test]
+    fn other_rules_are_enforced() {
+        let mut c = cfg();
+        c.ramps.maintenance_per_hour = Fixed::ONE;
+        assert_eq!(
+            c.validate(),
+            Err(RiskError::InvalidConfig(ConfigRule::Ramps))
+        );
+        let mut c = cfg();
+        c.breaker.calm_move = c.breaker.trip_move;
+        assert_eq!(
+            c.validate(),
+            Err(RiskError::InvalidConfig(ConfigRule::Breaker))
+        );
+        let mut c = cfg();
+        c.liquidation.penalty_fraction = Fixed::from_ratio(3, 100).unwrap();
+        assert_eq!(
+            c.validate(),
+            Err(RiskError::InvalidConfig(ConfigRule::Liquidation))
+        );
+        let mut c = cfg();
+        c.max_fill_deviation = Fixed::from_ratio(5, 100).unwrap();
+        assert_eq!(
+            c.validate(),
+            Err(RiskError::InvalidConfig(ConfigRule::PriceBand))
+        );
+        let mut c = cfg();
+        c.margin.maintenance_quantile = c.margin.initial_quantile;
+        assert_eq!(
+            c.validate(),
+            Err(RiskError::InvalidConfig(ConfigRule::Volatility))
+        );
+        let mut c = cfg();
+        c.margin.oi_upper_cap = c.margin.oi_lower_cap;
+        assert_eq!(
+            c.validate(),
+            Err(RiskError::InvalidConfig(ConfigRule::OpenInterest))
+        );
+    }
+
+    /// The Student-t(4) CDF has a closed form, so the quantile constants are checked against it.
+    #[test]
+    #[allow(clippy::float_arithmetic, clippy::cast_precision_loss)]
+    fn quantile_constants_match_the_t4_distribution() {
+        fn t4_cdf(t: f64) -> f64 {
+            // For nu = 4: F(t) = 1/2 + (3/8) x (1 - x^2/3) sign(t), x = t / sqrt(t^2 + 4).
+            let x = t / (t * t + 4.0).sqrt();
+            0.5 + 0.375 * x * (1.0 - x * x / 3.0) * 2.0
+        }
+        let unscale = |q: Fixed| q.to_bits() as f64 / 2f64.powi(48) / 0.5f64.sqrt();
+        for (q, p) in [
+            (quantiles::T4_995, 0.995),
+            (quantiles::T4_975, 0.975),
+            (quantiles::T4_95, 0.95),
+        ] {
+            let cdf = t4_cdf(unscale(q));
+            assert!((cdf - p).abs() < 1e-6, "quantile for {p}: cdf {cdf}");
+        }
+    }
+}

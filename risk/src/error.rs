@@ -1,0 +1,79 @@
+use ballast_math::MathError;
+use parity_scale_codec::{Decode, Encode};
+use scale_info::TypeInfo;
+
+/// Why the risk core refused an operation. Each variant names the check that failed; the
+/// operation that returns it has changed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum RiskError {
+    /// Arithmetic failed (overflow, division by zero, domain) inside a formula.
+    Math(MathError),
+    /// A market configuration is inconsistent; the code says which rule.
+    InvalidConfig(ConfigRule),
+    /// A size, amount or price was zero or negative where a positive value is needed.
+    InvalidAmount,
+    /// The account already holds the maximum number of positions.
+    TooManyPositions,
+    /// An isolated account may hold one market only.
+    IsolatedAccount,
+    /// The fill price is further from the oracle price than the market allows.
+    PriceOutOfBand,
+    /// The market is halted for this kind of operation (breaker state).
+    MarketHalted,
+    /// The market is in reduce-only mode and the fill would grow exposure.
+    ReduceOnly,
+    /// After the operation the account's initial health would be negative.
+    InsufficientMargin,
+    /// Withdrawal larger than free collateral.
+    InsufficientCollateral,
+    /// The account is not below its maintenance requirement.
+    NotLiquidatable,
+    /// The account has no position in that market.
+    NoPosition,
+    /// The market's liquidation throttle for the current window is used up.
+    LiquidationThrottled,
+    /// The account still has positions, or has no deficit: bankruptcy does not apply.
+    NotBankrupt,
+    /// Taker and maker are the same account.
+    SelfTrade,
+    /// The funding update exceeds the market's bound.
+    FundingTooLarge,
+    /// An account's position refers to a market the caller did not supply.
+    UnknownMarket,
+}
+
+/// The configuration rule a rejected [`crate::MarketConfig`] breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum ConfigRule {
+    /// No tiers, or more than [`crate::config::MAX_TIERS`].
+    TierCount,
+    /// Tier floors must start at 0 and strictly increase.
+    TierFloors,
+    /// Tier fractions must be non-decreasing, with 0 < maintenance < initial <= 1 in every tier.
+    TierFractions,
+    /// Leverage bounds: 0 < min initial fraction <= max initial fraction <= 1.
+    LeverageBounds,
+    /// Quantiles and horizon must be positive, maintenance quantile below initial quantile.
+    Volatility,
+    /// Open-interest caps must satisfy lower < upper and the fraction lie in [0, 1].
+    OpenInterest,
+    /// Ramp rates must be positive, maintenance no faster than initial.
+    Ramps,
+    /// Breaker parameters must be positive with the calm threshold below the trip threshold.
+    Breaker,
+    /// Liquidation parameters out of range (chunk, penalty, shares, throttle).
+    Liquidation,
+    /// The fill price band must be positive and below the minimum initial fraction.
+    PriceBand,
+    /// Token decimals out of range.
+    Decimals,
+}
+
+impl From<MathError> for RiskError {
+    fn from(e: MathError) -> Self {
+        RiskError::Math(e)
+    }
+}
+
+/// Shorthand for results of this crate.
+pub type RiskResult<T> = Result<T, RiskError>;

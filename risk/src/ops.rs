@@ -1,0 +1,375 @@
+//! State transitions: deposits, withdrawals, fills, funding, liquidation and bankruptcy.
+//!
+//! Each function checks everything first and writes only on success: on any error the accounts
+//! and market states it was given are exactly as before. Value moves only between collateral,
+//! position quote balances, the insurance fund and market settlement pools, so
+//! `sum(collateral) + sum(quote) + insurance + sum(settlement_pool)` always equals net deposits
+//! to the smallest unit (see [`crate::ledger::Ledger::conserved`]).
+
+use ballast_math::{Fixed, MathError, Rounding};
+use parity_scale_codec::{Decode, Encode};
+use scale_info::TypeInfo;
+
+use crate::breaker::BreakerState;
+use crate::config::MS_PER_HOUR;
+use crate::error::{RiskError, RiskResult};
+use crate::health::{account_health, find, HealthKind};
+use crate::state::{Account, MarketCtx, MarketId, MarketState};
+
+/// A fill reported by a venue: the taker trades `size` (signed: + buys) with the maker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct Fill {
+    /// Market.
+    pub market: MarketId,
+    /// Taker's signed size, base units.
+    pub size: i128,
+    /// Fill price, quote per base.
+    pub price: Fixed,
+    /// Fee the taker pays, quote base units.
+    pub taker_fee: i128,
+    /// Fee the maker pays, quote base units.
+    pub maker_fee: i128,
+}
+
+/// What a fill did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct FillOutcome {
+    /// Quote amount the taker paid (negative: received), quote base units.
+    pub quote_amount: i128,
+    /// Fees collected for the fee recipient, quote base units.
+    pub fees: i128,
+    /// Taker's size after the fill.
+    pub taker_size: i128,
+    /// Maker's size after the fill.
+    pub maker_size: i128,
+    /// Open interest after the fill, base units.
+    pub open_interest: i128,
+}
+
+/// What a liquidation call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct LiquidationOutcome {
+    /// Size taken over by the liquidator (signed as the liquidated position was).
+    pub closed_size: i128,
+    /// Notional closed at the oracle price, quote base units.
+    pub notional: i128,
+    /// Penalty paid by the liquidated account.
+    pub penalty: i128,
+    /// Part of the penalty paid to the liquidator.
+    pub to_liquidator: i128,
+    /// Part of the penalty paid to the insurance fund.
+    pub to_insurance: i128,
+    /// The account's equity was not positive when liquidated.
+    pub bankrupt: bool,
+    /// Liquidation-end surplus after the call (>= 0: liquidation is complete).
+    pub liquidation_end_surplus: i128,
+    /// Set when the call closed the last position of a bankrupt account and resolved it.
+    pub bankruptcy: Option<BankruptcyOutcome>,
+}
+
+/// How a deficit was covered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct BankruptcyOutcome {
+    /// Negative collateral that had to be covered.
+    pub deficit: i128,
+    /// Covered by the insurance fund.
+    pub from_insurance: i128,
+    /// Socialized over the market's open interest.
+    pub socialized: i128,
+}
+
+pub(crate) fn overflow() -> RiskError {
+    RiskError::Math(MathError::Overflow)
+}
+
+pub(crate) fn add(a: i128, b: i128) -> RiskResult<i128> {
+    a.checked_add(b).ok_or_else(overflow)
+}
+
+pub(crate) fn sub(a: i128, b: i128) -> RiskResult<i128> {
+    a.checked_sub(b).ok_or_else(overflow)
+}
+
+pub(crate) fn index_of(markets: &[MarketCtx], id: MarketId) -> RiskResult<usize> {
+    markets
+        .iter()
+        .position(|m| m.id == id)
+        .ok_or(RiskError::UnknownMarket)
+}
+
+/// True when adding `delta` to `before` shrinks the position without flipping it.
+pub fn is_reducing(before: i128, delta: i128) -> bool {
+    before != 0
+        && delta != 0
+        && (before > 0) != (delta > 0)
+        && delta.unsigned_abs() <= before.unsigned_abs()
+}
+
+/// Whether the market's breaker and price validity allow a fill side.
+fn gate(ctx: &MarketCtx, reducing: bool) -> RiskResult<()> {
+    let prices = ctx.prices;
+    match ctx.state.breaker.state {
+        BreakerState::Paused => Err(RiskError::MarketHalted),
+        BreakerState::ReduceOnly if !reducing => Err(RiskError::ReduceOnly),
+        BreakerState::OracleHalt if !reducing => Err(RiskError::MarketHalted),
+        _ if reducing && prices.liquidation_valid => Ok(()),
+        _ if !reducing && prices.opening_valid => Ok(()),
+        _ => Err(RiskError::MarketHalted),
+    }
+}
+
+pub(crate) fn long_part(size: i128) -> i128 {
+    size.max(0)
+}
+
+/// Settles the pending payments of an account's position in the market at `markets[index]`
+/// into `state` (a working copy of that market's state).
+pub(crate) fn settle(
+    account: &mut Account,
+    ctx: &MarketCtx,
+    state: &mut MarketState,
+) -> RiskResult<()> {
+    if let Some((_, position)) = account.positions.iter_mut().find(|(id, _)| *id == ctx.id) {
+        let payment = position.pending_payment(ctx)?;
+        position.apply_settlement(state, payment)?;
+    }
+    Ok(())
+}
+
+/// Moves `delta` of size and `quote_paid` from `account`'s position (creating it if needed).
+pub(crate) fn trade(
+    account: &mut Account,
+    market: MarketId,
+    state: &MarketState,
+    delta: i128,
+    quote_paid: i128,
+) -> RiskResult<()> {
+    let position = account.position_mut(market, state)?;
+    position.size = add(position.size, delta)?;
+    position.quote = sub(position.quote, quote_paid)?;
+    Ok(())
+}
+
+fn require_initial(
+    account: &Account,
+    markets: &[MarketCtx],
+    opening: Option<MarketId>,
+) -> RiskResult<()> {
+    if account_health(account, markets, HealthKind::Initial, opening)?.surplus()? < 0 {
+        return Err(RiskError::InsufficientMargin);
+    }
+    Ok(())
+}
+
+/// Adds collateral.
+pub fn deposit(account: &mut Account, amount: i128) -> RiskResult<()> {
+    if amount <= 0 {
+        return Err(RiskError::InvalidAmount);
+    }
+    account.collateral = add(account.collateral, amount)?;
+    Ok(())
+}
+
+/// Removes collateral, only while initial health stays non-negative and every market the
+/// account holds has a price valid for opening.
+pub fn withdraw(account: &mut Account, markets: &[MarketCtx], amount: i128) -> RiskResult<()> {
+    if amount <= 0 {
+        return Err(RiskError::InvalidAmount);
+    }
+    if amount > account.collateral {
+        return Err(RiskError::InsufficientCollateral);
+    }
+    for (id, _) in &account.positions {
+        if !find(markets, *id)?.prices.opening_valid {
+            return Err(RiskError::MarketHalted);
+        }
+    }
+    let mut after = account.clone();
+    after.collateral = sub(after.collateral, amount)?;
+    require_initial(&after, markets, None)?;
+    *account = after;
+    Ok(())
+}
+
+/// Applies a two-sided fill. The taker pays `quote_value(size, price)` rounded up and the
+/// maker receives exactly that, so PnL is zero-sum; fees leave both sides for the fee
+/// recipient (returned as `fees` for the caller to credit). Sides that grow exposure need a
+/// market open for opening and non-negative initial health afterwards; sides that only reduce
+/// exposure pass in ReduceOnly and OracleHalt.
+pub fn apply_fill(
+    markets: &mut [MarketCtx],
+    taker: &mut Account,
+    maker: &mut Account,
+    fill: &Fill,
+) -> RiskResult<FillOutcome> {
+    if fill.size == 0 || !fill.price.is_positive() || fill.taker_fee < 0 || fill.maker_fee < 0 {
+        return Err(RiskError::InvalidAmount);
+    }
+    let index = index_of(markets, fill.market)?;
+    let ctx = markets.get(index).ok_or(RiskError::UnknownMarket)?;
+    check_band(ctx, fill.price)?;
+    let maker_delta = fill.size.checked_neg().ok_or_else(overflow)?;
+    let taker_reducing = is_reducing(taker.size(fill.market), fill.size);
+    let maker_reducing = is_reducing(maker.size(fill.market), maker_delta);
+    gate(ctx, taker_reducing)?;
+    gate(ctx, maker_reducing)?;
+
+    let quote_amount = ctx
+        .config
+        .decimals
+        .quote_value(fill.size, fill.price, Rounding::Ceil)?;
+    let mut state = ctx.state.clone();
+    let (mut t, mut m) = (taker.clone(), maker.clone());
+    settle(&mut t, ctx, &mut state)?;
+    settle(&mut m, ctx, &mut state)?;
+    let long_before = add(
+        long_part(t.size(fill.market)),
+        long_part(m.size(fill.market)),
+    )?;
+    trade(&mut t, fill.market, &state, fill.size, quote_amount)?;
+    trade(
+        &mut m,
+        fill.market,
+        &state,
+        maker_delta,
+        quote_amount.checked_neg().ok_or_else(overflow)?,
+    )?;
+    let long_after = add(
+        long_part(t.size(fill.market)),
+        long_part(m.size(fill.market)),
+    )?;
+    state.open_interest = add(state.open_interest, sub(long_after, long_before)?)?;
+    t.collateral = sub(t.collateral, fill.taker_fee)?;
+    m.collateral = sub(m.collateral, fill.maker_fee)?;
+    let (taker_size, maker_size) = (t.size(fill.market), m.size(fill.market));
+    t.realize_closed()?;
+    m.realize_closed()?;
+    // Health uses the market as it was before this fill (its own OI change is not counted), so
+    // that `max_position` can predict the check exactly.
+    if !taker_reducing {
+        require_initial(&t, markets, Some(fill.market))?;
+    }
+    if !maker_reducing {
+        require_initial(&m, markets, Some(fill.market))?;
+    }
+    let outcome = FillOutcome {
+        quote_amount,
+        fees: add(fill.taker_fee, fill.maker_fee)?,
+        taker_size,
+        maker_size,
+        open_interest: state.open_interest,
+    };
+    *taker = t;
+    *maker = m;
+    if let Some(target) = markets.get_mut(index) {
+        target.state = state;
+    }
+    Ok(outcome)
+}
+
+fn check_band(ctx: &MarketCtx, price: Fixed) -> RiskResult<()> {
+    let oracle = ctx.prices.oracle;
+    let distance = price.checked_sub(oracle)?.checked_abs()?;
+    if !oracle.is_positive() || distance > oracle.checked_mul(ctx.config.max_fill_deviation)? {
+        return Err(RiskError::PriceOutOfBand);
+    }
+    Ok(())
+}
+
+/// The largest size (base units, non-negative) the account may buy (`buy`) or sell now at
+/// `price` paying `fee_rate` of the notional, as [`apply_fill`] would check it: the part that
+/// reduces an opposite position always, plus what initial health allows beyond it.
+pub fn max_position(
+    account: &Account,
+    markets: &[MarketCtx],
+    market: MarketId,
+    buy: bool,
+    price: Fixed,
+    fee_rate: Fixed,
+) -> RiskResult<i128> {
+    let ctx = find(markets, market)?;
+    check_band(ctx, price)?;
+    let before = account.size(market);
+    let reducible = if (before > 0) != buy && before != 0 {
+        before.checked_abs().ok_or_else(overflow)?
+    } else {
+        0
+    };
+    if gate(ctx, false).is_err() {
+        return Ok(reducible);
+    }
+    let passes = |extra: i128| -> RiskResult<bool> {
+        let magnitude = add(reducible, extra)?;
+        let delta = if buy {
+            magnitude
+        } else {
+            magnitude.checked_neg().ok_or_else(overflow)?
+        };
+        let quote = ctx
+            .config
+            .decimals
+            .quote_value(delta, price, Rounding::Ceil)?;
+        let fee = fee_rate.mul_amount(quote.checked_abs().ok_or_else(overflow)?, Rounding::Ceil)?;
+        let mut after = account.clone();
+        trade(&mut after, market, &ctx.state, delta, quote)?;
+        after.collateral = sub(after.collateral, fee)?;
+        after.realize_closed()?;
+        Ok(account_health(&after, markets, HealthKind::Initial, Some(market))?.surplus()? >= 0)
+    };
+    let ok = |extra: i128| passes(extra).unwrap_or(false);
+    if !ok(1) {
+        return Ok(reducible);
+    }
+    // Exponential search for a failing bound, then bisection: the last passing size.
+    let mut low = 1i128;
+    let mut high = 2i128;
+    while ok(high) {
+        low = high;
+        high = high.checked_mul(2).ok_or_else(overflow)?;
+    }
+    while high.saturating_sub(low) > 1 {
+        let mid = low.saturating_add(high.saturating_sub(low) / 2);
+        if ok(mid) {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    add(reducible, low)
+}
+
+/// Applies a venue's funding index change, bounded by `max_funding_per_hour * oracle` per hour
+/// elapsed since the last update (at most 24 hours' worth).
+pub fn update_funding(ctx: &mut MarketCtx, delta_index: Fixed) -> RiskResult<()> {
+    let elapsed = ctx
+        .now_ms
+        .saturating_sub(ctx.state.last_funding_ms)
+        .min(MS_PER_HOUR.saturating_mul(24));
+    let per_hour = ctx
+        .config
+        .max_funding_per_hour
+        .checked_mul(ctx.prices.oracle)?;
+    let bound = per_hour.mul_div(
+        Fixed::from_i128(i128::from(elapsed))?,
+        Fixed::from_i128(i128::from(MS_PER_HOUR))?,
+        Rounding::Floor,
+    )?;
+    if delta_index.checked_abs()? > bound {
+        return Err(RiskError::FundingTooLarge);
+    }
+    ctx.state.funding_index = ctx.state.funding_index.checked_add(delta_index)?;
+    ctx.state.last_funding_ms = ctx.state.last_funding_ms.max(ctx.now_ms);
+    Ok(())
+}
+
+/// Liquidates one chunk of `liquidatee`'s position in `market`; `liquidator` takes it over at
+/// the oracle price. See the module docs of [`crate::liquidation`] for the rules.
+pub fn liquidate(
+    markets: &mut [MarketCtx],
+    liquidatee: &mut Account,
+    liquidator: &mut Account,
+    market: MarketId,
+    insurance_fund: &mut i128,
+) -> RiskResult<LiquidationOutcome> {
+    crate::liquidation::liquidate(markets, liquidatee, liquidator, market, insurance_fund)
+}

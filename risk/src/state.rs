@@ -1,0 +1,329 @@
+//! State the risk core reads and writes: positions, accounts, per-market risk state.
+//!
+//! Units: sizes in base units of the base asset (signed: + long), quote amounts and collateral
+//! in quote base units, indices in quote whole units per base whole unit (like prices).
+
+extern crate alloc;
+use alloc::vec::Vec;
+
+use ballast_math::{Fixed, MathError, Rounding};
+use parity_scale_codec::{Decode, Encode};
+use scale_info::TypeInfo;
+
+use crate::breaker::Breaker;
+use crate::config::{MarginParams, MarketConfig};
+use crate::error::{RiskError, RiskResult};
+use crate::margin::VolFractions;
+use crate::ramp::ramp_toward;
+
+/// Market identifier.
+pub type MarketId = u32;
+/// Most positions one account may hold (bounds storage reads and gas per health check).
+pub const MAX_POSITIONS: usize = 16;
+
+/// A perp position in one market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Encode, Decode, TypeInfo)]
+pub struct Position {
+    /// Signed size, base units (+ long, - short).
+    pub size: i128,
+    /// Quote balance of the position: minus what was paid for the size, plus what was received,
+    /// minus funding and socialized losses settled. Unrealized PnL = value(size) + quote.
+    pub quote: i128,
+    /// Funding index at the last settlement.
+    pub funding_snapshot: Fixed,
+    /// Social-loss index at the last settlement.
+    pub social_snapshot: Fixed,
+}
+
+/// A margin account: collateral plus positions, cross-margined (or isolated: one market only).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TypeInfo)]
+pub struct Account {
+    /// Collateral, quote base units. May be negative after a loss is realized; a negative
+    /// balance with no positions is a bankruptcy to resolve.
+    pub collateral: i128,
+    /// An isolated account holds at most one market.
+    pub isolated: bool,
+    /// Open positions by market (at most [`MAX_POSITIONS`], never a zero size).
+    pub positions: Vec<(MarketId, Position)>,
+}
+
+/// Per-market risk state that changes over time.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TypeInfo)]
+pub struct MarketState {
+    /// Volatility terms in force for existing positions (ramped).
+    pub applied: VolFractions,
+    /// Volatility terms implied by the latest forecast volatility.
+    pub target: VolFractions,
+    /// Latest forecast volatility (annualized) the targets were computed from.
+    pub forecast_vol: Fixed,
+    /// Last ramp update, ms.
+    pub last_ramp_ms: u64,
+    /// Params in force before the latest governance change, while it blends in.
+    pub previous_params: Option<MarginParams>,
+    /// When the latest governance change was made, ms.
+    pub params_changed_ms: u64,
+    /// Circuit breaker.
+    pub breaker: Breaker,
+    /// Open interest: sum of long sizes (= sum of short sizes), base units.
+    pub open_interest: i128,
+    /// Cumulative funding index: longs pay (shorts receive) its increase per unit of size.
+    pub funding_index: Fixed,
+    /// Last funding update, ms.
+    pub last_funding_ms: u64,
+    /// Cumulative socialized loss per unit of |size| (both sides pay).
+    pub social_loss_index: Fixed,
+    /// Settlement pool: funding and social-loss payments settled so far, minus losses the market
+    /// advanced to cover bankruptcies. Converges to a non-negative dust as positions settle.
+    pub settlement_pool: i128,
+    /// Start of the current liquidation throttle window, ms.
+    pub throttle_window_start_ms: u64,
+    /// Notional liquidated in the current window, quote base units.
+    pub throttle_used: i128,
+}
+
+ballast_math::impl_leaf_layout!(Position, Account, MarketState);
+
+/// Prices of a market at the time of an operation, with their graduated validity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct Prices {
+    /// Oracle (aggregate) price.
+    pub oracle: Fixed,
+    /// Dampened price.
+    pub dampened: Fixed,
+    /// Valid for opening risk (fresh, certain, not too volatile).
+    pub opening_valid: bool,
+    /// Valid for liquidation (may be somewhat stale, never too volatile).
+    pub liquidation_valid: bool,
+}
+
+/// Everything the core needs about one market for an operation: the caller loads it, the core
+/// may change `state`, the caller stores it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarketCtx {
+    /// Market id.
+    pub id: MarketId,
+    /// Configuration.
+    pub config: MarketConfig,
+    /// Mutable risk state.
+    pub state: MarketState,
+    /// Current prices.
+    pub prices: Prices,
+    /// Current time, ms.
+    pub now_ms: u64,
+}
+
+impl Position {
+    /// Funding and social-loss payment owed since the last settlement (positive: the position
+    /// pays), rounded against the position.
+    pub fn pending_payment(&self, ctx: &MarketCtx) -> RiskResult<i128> {
+        let d = ctx.config.decimals;
+        let funding_delta = ctx.state.funding_index.checked_sub(self.funding_snapshot)?;
+        let social_delta = ctx
+            .state
+            .social_loss_index
+            .checked_sub(self.social_snapshot)?;
+        let funding = d.quote_value(self.size, funding_delta, Rounding::Ceil)?;
+        let social = d.quote_value(
+            self.size.checked_abs().ok_or(MathError::Overflow)?,
+            social_delta,
+            Rounding::Ceil,
+        )?;
+        Ok(funding.checked_add(social).ok_or(MathError::Overflow)?)
+    }
+
+    /// Moves a settled payment (from [`Position::pending_payment`]) into the position's quote
+    /// and the market's settlement pool, and resets the snapshots.
+    pub fn apply_settlement(&mut self, state: &mut MarketState, payment: i128) -> RiskResult<()> {
+        self.quote = self.quote.checked_sub(payment).ok_or(MathError::Overflow)?;
+        state.settlement_pool = state
+            .settlement_pool
+            .checked_add(payment)
+            .ok_or(MathError::Overflow)?;
+        self.funding_snapshot = state.funding_index;
+        self.social_snapshot = state.social_loss_index;
+        Ok(())
+    }
+}
+
+impl Account {
+    /// The position in a market, if any.
+    pub fn position(&self, market: MarketId) -> Option<&Position> {
+        self.positions
+            .iter()
+            .find(|(id, _)| *id == market)
+            .map(|(_, p)| p)
+    }
+
+    /// Size in a market (0 without a position).
+    pub fn size(&self, market: MarketId) -> i128 {
+        self.position(market).map(|p| p.size).unwrap_or(0)
+    }
+
+    /// The position in a market, created (with the market's current indices) if absent.
+    pub fn position_mut(
+        &mut self,
+        market: MarketId,
+        state: &MarketState,
+    ) -> RiskResult<&mut Position> {
+        let index = match self.positions.iter().position(|(id, _)| *id == market) {
+            Some(i) => i,
+            None => {
+                if self.isolated && !self.positions.is_empty() {
+                    return Err(RiskError::IsolatedAccount);
+                }
+                if self.positions.len() >= MAX_POSITIONS {
+                    return Err(RiskError::TooManyPositions);
+                }
+                self.positions.push((
+                    market,
+                    Position {
+                        funding_snapshot: state.funding_index,
+                        social_snapshot: state.social_loss_index,
+                        ..Position::default()
+                    },
+                ));
+                self.positions.len().saturating_sub(1)
+            }
+        };
+        self.positions
+            .get_mut(index)
+            .map(|(_, p)| p)
+            .ok_or(RiskError::NoPosition)
+    }
+
+    /// Removes positions whose size reached zero, moving their quote (realized PnL) into
+    /// collateral.
+    pub fn realize_closed(&mut self) -> RiskResult<()> {
+        let mut realized = 0i128;
+        for (_, p) in self.positions.iter().filter(|(_, p)| p.size == 0) {
+            realized = realized.checked_add(p.quote).ok_or(MathError::Overflow)?;
+        }
+        self.collateral = self
+            .collateral
+            .checked_add(realized)
+            .ok_or(MathError::Overflow)?;
+        self.positions.retain(|(_, p)| p.size != 0);
+        Ok(())
+    }
+}
+
+impl MarketState {
+    /// Fresh state for a newly listed market.
+    pub fn new(now_ms: u64) -> MarketState {
+        MarketState {
+            last_ramp_ms: now_ms,
+            last_funding_ms: now_ms,
+            throttle_window_start_ms: now_ms,
+            ..MarketState::default()
+        }
+    }
+
+    /// Takes in a new volatility forecast: ramps the applied terms toward their targets over the
+    /// time since the last update, then sets the targets from the new forecast.
+    pub fn update_volatility(
+        &mut self,
+        config: &MarketConfig,
+        annualized_vol: Fixed,
+        now_ms: u64,
+    ) -> RiskResult<()> {
+        let elapsed = now_ms.saturating_sub(self.last_ramp_ms);
+        let target = VolFractions::for_vol(&config.margin, annualized_vol)?;
+        self.applied = VolFractions {
+            initial: ramp_toward(
+                self.applied.initial,
+                target.initial,
+                config.ramps.initial_per_hour,
+                elapsed,
+            )?,
+            maintenance: ramp_toward(
+                self.applied.maintenance,
+                target.maintenance,
+                config.ramps.maintenance_per_hour,
+                elapsed,
+            )?,
+        };
+        self.target = target;
+        self.forecast_vol = annualized_vol;
+        self.last_ramp_ms = self.last_ramp_ms.max(now_ms);
+        Ok(())
+    }
+
+    /// Records a governance change of the margin params (validated by the caller): existing
+    /// positions blend from the params in force now to the new ones.
+    pub fn begin_params_ramp(&mut self, current: &MarginParams, now_ms: u64) {
+        self.previous_params = Some(current.clone());
+        self.params_changed_ms = now_ms;
+    }
+
+    /// Drops the old params once the blend is complete.
+    pub fn finish_params_ramp(&mut self, config: &MarketConfig, now_ms: u64) {
+        if now_ms.saturating_sub(self.params_changed_ms) >= config.ramps.params_ramp_ms {
+            self.previous_params = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ballast_math::Decimals;
+
+    #[test]
+    fn volatility_spike_ramps_initial_faster_than_maintenance() {
+        let cfg = MarketConfig::default_large_cap(Decimals { base: 8, quote: 6 });
+        let mut s = MarketState::new(0);
+        let calm = Fixed::from_ratio(40, 100).unwrap();
+        s.update_volatility(&cfg, calm, 0).unwrap();
+        // The first update has no elapsed time: applied stays at zero, targets are set.
+        assert_eq!(s.applied, VolFractions::default());
+        s.update_volatility(&cfg, calm, 100 * 3_600_000).unwrap();
+        assert_eq!(s.applied, s.target);
+        let calm_applied = s.applied;
+        // Volatility triples; one hour later initial moved 2 points, maintenance 0.5 point.
+        s.update_volatility(&cfg, Fixed::from_ratio(120, 100).unwrap(), 100 * 3_600_000)
+            .unwrap();
+        assert_eq!(s.applied, calm_applied);
+        s.update_volatility(&cfg, Fixed::from_ratio(120, 100).unwrap(), 101 * 3_600_000)
+            .unwrap();
+        assert_eq!(
+            s.applied.initial.checked_sub(calm_applied.initial).unwrap(),
+            Fixed::from_ratio(2, 100).unwrap()
+        );
+        assert_eq!(
+            s.applied
+                .maintenance
+                .checked_sub(calm_applied.maintenance)
+                .unwrap(),
+            Fixed::from_ratio(5, 1000).unwrap()
+        );
+    }
+
+    #[test]
+    fn isolated_accounts_hold_one_market() {
+        let state = MarketState::new(0);
+        let mut a = Account {
+            isolated: true,
+            ..Account::default()
+        };
+        a.position_mut(1, &state).unwrap().size = 5;
+        assert_eq!(
+            a.position_mut(2, &state).err(),
+            Some(RiskError::IsolatedAccount)
+        );
+        assert!(a.position_mut(1, &state).is_ok());
+    }
+
+    #[test]
+    fn closing_realizes_quote_into_collateral() {
+        let state = MarketState::new(0);
+        let mut a = Account {
+            collateral: 100,
+            ..Account::default()
+        };
+        let p = a.position_mut(1, &state).unwrap();
+        p.quote = 25;
+        a.realize_closed().unwrap();
+        assert_eq!(a.collateral, 125);
+        assert!(a.positions.is_empty());
+    }
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The one test command: set-up (skipped when done), formatting, lints, then every test.
+# Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "set-up"
+scripts/setup.sh
+
+step "format (cargo fmt --check)"
+cargo fmt --all -- --check
+
+step "lints (clippy -D warnings; arithmetic_side_effects and cast lints are denied in Cargo.toml)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "tests (release build: the accuracy and property tests run 100k+ samples)"
+cargo test --workspace --release
+
+step "all checks passed"
