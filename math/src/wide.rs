@@ -67,7 +67,8 @@ fn div_rem(n: U256, d: u128) -> Option<(u128, u128)> {
         return None;
     }
     if n.hi == 0 {
-        return Some((n.lo / d, n.lo % d));
+        // d != 0 was checked above.
+        return Some((n.lo.checked_div(d)?, n.lo.checked_rem(d)?));
     }
     let mut rem = n.hi;
     let mut quot: u128 = 0;

@@ -4,6 +4,8 @@ use scale_info::TypeInfo;
 
 /// Why the risk core refused an operation. Each variant names the check that failed; the
 /// operation that returns it has changed nothing.
+// The SCALE derive casts variant indices; the enum has far fewer than 256 variants.
+#[allow(clippy::cast_possible_truncation)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum RiskError {
     /// Arithmetic failed (overflow, division by zero, domain) inside a formula.

@@ -16,7 +16,7 @@ use crate::state::{Account, MarketCtx, MarketId};
 pub type AccountId = u32;
 
 /// Accounts, markets and funds of one deployment.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ledger {
     /// Market contexts (config, state, current prices and time).
     pub markets: Vec<MarketCtx>,

@@ -2,7 +2,8 @@
 //! bankruptcy resolution (insurance fund first, then socialized over open interest).
 //!
 //! Rules of one call on account A in market M:
-//! 1. M is not paused and its price is valid for liquidation; A is below maintenance.
+//! 1. M is not paused and its price is valid for liquidation; A is below maintenance, or a
+//!    liquidation of A has started and its liquidation-end health is still negative.
 //! 2. Size closed: the smallest amount that brings A's liquidation-end health to >= 0 (after the
 //!    penalty), at most `chunk_fraction` of the position; the rest of the position too if what
 //!    would remain is below `min_position_notional`.
@@ -44,7 +45,9 @@ pub fn liquidate(
         return Err(RiskError::NoPosition);
     }
     let before = account_health(liquidatee, markets, HealthKind::Maintenance, None)?;
-    if before.surplus()? >= 0 {
+    let continuing = liquidatee.being_liquidated
+        && account_health(liquidatee, markets, HealthKind::LiquidationEnd, None)?.surplus()? < 0;
+    if before.surplus()? >= 0 && !continuing {
         return Err(RiskError::NotLiquidatable);
     }
     let bankrupt = before.equity <= 0;
@@ -189,6 +192,7 @@ pub fn liquidate(
     };
     let liquidation_end_surplus =
         account_health(&a, markets, HealthKind::LiquidationEnd, None)?.surplus()?;
+    a.being_liquidated = liquidation_end_surplus < 0 && !a.positions.is_empty();
     *liquidatee = a;
     *liquidator = l;
     *insurance_fund = insurance;

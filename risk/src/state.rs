@@ -43,6 +43,10 @@ pub struct Account {
     pub collateral: i128,
     /// An isolated account holds at most one market.
     pub isolated: bool,
+    /// Set when a liquidation leaves liquidation-end health negative: the account stays
+    /// liquidatable until that health is restored, even once above maintenance (as Mango does),
+    /// so liquidation ends at the liquidation-end target rather than just above maintenance.
+    pub being_liquidated: bool,
     /// Open positions by market (at most [`MAX_POSITIONS`], never a zero size).
     pub positions: Vec<(MarketId, Position)>,
 }

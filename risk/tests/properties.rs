@@ -1,0 +1,341 @@
+//! Property tests of the risk core (10,000 cases each, release build in scripts/test.sh):
+//! conservation, error atomicity, liquidation safety, ramp bounds, max-position exactness,
+//! reduce-only.
+#![allow(
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
+mod common;
+use common::*;
+
+use ballast_math::Fixed;
+use ballast_risk::breaker::BreakerState;
+use ballast_risk::ramp::ramp_toward;
+use ballast_risk::{
+    account_health, max_position, Fill, HealthKind, Ledger, MarketState, RiskError,
+};
+use proptest::prelude::*;
+
+const CASES: u32 = 10_000;
+const FEES: u32 = 9;
+
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+static FILLS: AtomicUsize = AtomicUsize::new(0);
+static LIQUIDATIONS: AtomicUsize = AtomicUsize::new(0);
+static BANKRUPTCIES: AtomicUsize = AtomicUsize::new(0);
+
+#[derive(Debug, Clone)]
+enum Op {
+    Deposit(u32, i128),
+    Withdraw(u32, i128),
+    Trade {
+        taker: u32,
+        maker: u32,
+        size: i128,
+        offset_bps: i64,
+        fee: i128,
+    },
+    /// A trade sized as a share of what the taker may open: drives accounts to high leverage.
+    Leveraged {
+        taker: u32,
+        buy: bool,
+        pct: i128,
+    },
+    Move {
+        bps: i64,
+    },
+    Funding {
+        bps: i64,
+    },
+    Liquidate {
+        who: u32,
+        by: u32,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let account = 0u32..5;
+    prop_oneof![
+        2 => (account.clone(), 1i128..5_000 * USD).prop_map(|(a, x)| Op::Deposit(a, x)),
+        1 => (account.clone(), 1i128..5_000 * USD).prop_map(|(a, x)| Op::Withdraw(a, x)),
+        4 => (account.clone(), account.clone(), -2 * ONE_BTC..2 * ONE_BTC, -150i64..150, 0i128..5 * USD)
+            .prop_map(|(taker, maker, size, offset_bps, fee)| Op::Trade { taker, maker, size, offset_bps, fee }),
+        4 => (0u32..4, any::<bool>(), 50i128..=100).prop_map(|(taker, buy, pct)| Op::Leveraged { taker, buy, pct }),
+        3 => (-2500i64..1500).prop_map(|bps| Op::Move { bps }),
+        1 => (-30i64..30).prop_map(|bps| Op::Funding { bps }),
+        6 => (0u32..4, 4u32..6).prop_map(|(who, by)| Op::Liquidate { who, by }),
+    ]
+}
+
+fn bps_of(price: Fixed, bps: i64) -> Fixed {
+    price
+        .checked_mul(Fixed::from_ratio(10_000 + i128::from(bps), 10_000).unwrap())
+        .unwrap()
+}
+
+fn maintenance_ratio(l: &Ledger, who: u32) -> Option<Fixed> {
+    let a = l.accounts.get(&who)?;
+    account_health(a, &l.markets, HealthKind::Maintenance, None)
+        .ok()?
+        .ratio()
+        .ok()?
+}
+
+/// Runs one op; checks atomicity (errors change nothing) and the liquidation properties.
+fn run(l: &mut Ledger, op: &Op, now: &mut u64) -> Result<(), TestCaseError> {
+    let before = l.clone();
+    let result: Result<(), RiskError> = match *op {
+        Op::Deposit(a, x) => l.deposit(a, x),
+        Op::Withdraw(a, x) => l.withdraw(a, x),
+        Op::Trade {
+            taker,
+            maker,
+            size,
+            offset_bps,
+            fee,
+        } => {
+            let price = bps_of(l.markets[0].prices.oracle, offset_bps);
+            let r = l.fill(
+                taker,
+                maker,
+                FEES,
+                &Fill {
+                    market: BTC,
+                    size,
+                    price,
+                    taker_fee: fee,
+                    maker_fee: fee / 2,
+                },
+            );
+            if r.is_ok() {
+                FILLS.fetch_add(1, Relaxed);
+            }
+            r.map(|_| ())
+        }
+        Op::Leveraged { taker, buy, pct } => {
+            let price = l.markets[0].prices.oracle;
+            let account = l.accounts.get(&taker).cloned().unwrap_or_default();
+            let max = max_position(&account, &l.markets, BTC, buy, price, Fixed::ZERO).unwrap_or(0);
+            let size = max * pct / 100 * if buy { 1 } else { -1 };
+            let r = l.fill(
+                taker,
+                4,
+                FEES,
+                &Fill {
+                    market: BTC,
+                    size,
+                    price,
+                    taker_fee: 0,
+                    maker_fee: 0,
+                },
+            );
+            if r.is_ok() {
+                FILLS.fetch_add(1, Relaxed);
+            }
+            r.map(|_| ())
+        }
+        Op::Move { bps } => {
+            *now += 60_000;
+            let p = bps_of(l.markets[0].prices.oracle, bps);
+            set_price(l, p, *now);
+            Ok(())
+        }
+        Op::Funding { bps } => {
+            *now += HOUR;
+            let m = l.market_mut(BTC).unwrap();
+            m.now_ms = *now;
+            let delta = m
+                .prices
+                .oracle
+                .checked_mul(Fixed::from_ratio(i128::from(bps), 10_000).unwrap())
+                .unwrap();
+            ballast_risk::update_funding(m, delta)
+        }
+        Op::Liquidate { who, by } => {
+            let healthy = l.accounts.get(&who).is_none_or(|a| {
+                !a.being_liquidated
+                    && account_health(a, &l.markets, HealthKind::Maintenance, None)
+                        .unwrap()
+                        .surplus()
+                        .unwrap()
+                        >= 0
+            });
+            let ratio_before = maintenance_ratio(l, who);
+            let r = l.liquidate(who, by, BTC);
+            if healthy {
+                prop_assert!(r.is_err(), "a healthy account was liquidated");
+            }
+            if let Ok(o) = r {
+                LIQUIDATIONS.fetch_add(1, Relaxed);
+                if o.bankruptcy.is_some() {
+                    BANKRUPTCIES.fetch_add(1, Relaxed);
+                }
+                if let (Some(b), Some(a)) = (ratio_before, maintenance_ratio(l, who)) {
+                    if b.is_positive() {
+                        prop_assert!(a >= b, "health ratio fell from {b} to {a} ({o:?})");
+                    }
+                }
+            }
+            r.map(|_| ())
+        }
+    };
+    if result.is_err() {
+        prop_assert_eq!(
+            &*l,
+            &before,
+            "a failed {:?} changed state: {:?}",
+            op,
+            result
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
+
+    /// Value is conserved to the unit, sizes sum to zero, open interest is the long side, and a
+    /// failed operation changes nothing, across any sequence of deposits, withdrawals, fills,
+    /// price moves, funding and liquidations (with bankruptcies).
+    #[test]
+    fn value_is_conserved_and_failures_change_nothing(ops in prop::collection::vec(op(), 1..60)) {
+        let mut l = ledger(20_000);
+        l.deposit(4, 1_000_000 * USD).unwrap(); // a deep liquidity provider
+        l.deposit(5, 1_000_000 * USD).unwrap(); // a second liquidator
+        let mut now = 0;
+        for op in &ops {
+            run(&mut l, op, &mut now)?;
+            prop_assert!(l.conserved(), "not conserved after {:?}", op);
+            let sizes: i128 = l.accounts.values().map(|a| a.size(BTC)).sum();
+            prop_assert_eq!(sizes, 0);
+            let longs: i128 = l.accounts.values().map(|a| a.size(BTC).max(0)).sum();
+            prop_assert_eq!(longs, l.markets[0].state.open_interest);
+        }
+    }
+
+    /// Applied volatility terms never move faster than their ramp rates.
+    #[test]
+    fn ramps_bound_every_change(steps in prop::collection::vec((0u64..4 * HOUR, 0i64..400), 1..30)) {
+        let cfg = config();
+        let mut s = MarketState::new(0);
+        let mut now = 0;
+        for (dt, vol_pct) in steps {
+            let old = s.applied;
+            now += dt;
+            s.update_volatility(&cfg, Fixed::from_ratio(i128::from(vol_pct), 100).unwrap(), now).unwrap();
+            let hours = Fixed::from_ratio(i128::from(dt), i128::from(HOUR)).unwrap();
+            let max_i = cfg.ramps.initial_per_hour.checked_mul(hours).unwrap();
+            let max_m = cfg.ramps.maintenance_per_hour.checked_mul(hours).unwrap();
+            // The test's own bound rounds twice; allow it two ulps.
+            let slack = Fixed::from_bits(2);
+            prop_assert!(s.applied.initial.checked_sub(old.initial).unwrap().checked_abs().unwrap() <= max_i.checked_add(slack).unwrap());
+            prop_assert!(s.applied.maintenance.checked_sub(old.maintenance).unwrap().checked_abs().unwrap() <= max_m.checked_add(slack).unwrap());
+            // Never overshoots the target.
+            prop_assert!((s.applied.initial >= old.initial.min(s.target.initial)) && (s.applied.initial <= old.initial.max(s.target.initial)));
+        }
+    }
+
+    /// The max-position answer passes the fill check and one unit more fails it.
+    #[test]
+    fn max_position_is_exact(
+        collateral in 100i128..100_000,
+        existing in -3 * ONE_BTC..3 * ONE_BTC,
+        buy in any::<bool>(),
+        offset_bps in -150i64..150,
+        vol_pct in 0i64..300,
+        fee_bps in 0i64..20,
+    ) {
+        let mut l = ledger(20_000);
+        l.deposit(4, 100_000_000 * USD).unwrap();
+        l.deposit(1, collateral * USD).unwrap();
+        {
+            let m = l.market_mut(BTC).unwrap();
+            let vol = Fixed::from_ratio(i128::from(vol_pct), 100).unwrap();
+            m.state.update_volatility(&config(), vol, 0).unwrap();
+            m.state.applied = m.state.target;
+        }
+        if existing != 0 {
+            // Seed the position directly if the margin allows it; otherwise start flat.
+            let _ = l.fill(1, 4, FEES, &Fill { market: BTC, size: existing, price: Fixed::from_int(20_000), taker_fee: 0, maker_fee: 0 });
+        }
+        let price = bps_of(Fixed::from_int(20_000), offset_bps);
+        let fee_rate = Fixed::from_ratio(i128::from(fee_bps), 10_000).unwrap();
+        let max = max_position(&l.accounts[&1], &l.markets, BTC, buy, price, fee_rate).unwrap();
+        let try_fill = |size: i128| {
+            let mut trial = l.clone();
+            let signed = if buy { size } else { -size };
+            let quote = trial.markets[0].config.decimals.quote_value(signed, price, ballast_math::Rounding::Ceil).unwrap();
+            let fee = fee_rate.mul_amount(quote.abs(), ballast_math::Rounding::Ceil).unwrap();
+            trial.fill(1, 4, FEES, &Fill { market: BTC, size: signed, price, taker_fee: fee, maker_fee: 0 })
+        };
+        if max > 0 {
+            prop_assert!(try_fill(max).is_ok(), "max {} rejected: {:?}", max, try_fill(max));
+        }
+        prop_assert_eq!(try_fill(max + 1).err(), Some(RiskError::InsufficientMargin));
+    }
+
+    /// In ReduceOnly no accepted fill grows either side's exposure.
+    #[test]
+    fn reduce_only_never_grows_exposure(trades in prop::collection::vec((0u32..3, 0u32..3, -2 * ONE_BTC..2 * ONE_BTC), 1..20)) {
+        let mut l = ledger(20_000);
+        for a in 0..3 {
+            l.deposit(a, 50_000 * USD).unwrap();
+        }
+        // Open some positions in Normal state first.
+        let _ = l.fill(0, 1, FEES, &Fill { market: BTC, size: ONE_BTC, price: Fixed::from_int(20_000), taker_fee: 0, maker_fee: 0 });
+        let _ = l.fill(2, 1, FEES, &Fill { market: BTC, size: -ONE_BTC / 2, price: Fixed::from_int(20_000), taker_fee: 0, maker_fee: 0 });
+        l.market_mut(BTC).unwrap().state.breaker.state = BreakerState::ReduceOnly;
+        for (taker, maker, size) in trades {
+            let (t0, m0) = (l.accounts[&taker].size(BTC), l.accounts[&maker].size(BTC));
+            let r = l.fill(taker, maker, FEES, &Fill { market: BTC, size, price: Fixed::from_int(20_000), taker_fee: 0, maker_fee: 0 });
+            if r.is_ok() {
+                prop_assert!(l.accounts[&taker].size(BTC).abs() <= t0.abs());
+                prop_assert!(l.accounts[&maker].size(BTC).abs() <= m0.abs());
+            }
+        }
+    }
+}
+
+/// The sequences above must exercise real transitions, not only rejected ones: run a fixed
+/// batch and count what happened.
+#[test]
+fn generated_sequences_trade_and_liquidate() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    for _ in 0..2_000 {
+        let ops = prop::collection::vec(op(), 1..60)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        let mut l = ledger(20_000);
+        l.deposit(4, 1_000_000 * USD).unwrap();
+        l.deposit(5, 1_000_000 * USD).unwrap();
+        let mut now = 0;
+        for op in &ops {
+            run(&mut l, op, &mut now).unwrap();
+        }
+    }
+    let (f, q, b) = (
+        FILLS.load(Relaxed),
+        LIQUIDATIONS.load(Relaxed),
+        BANKRUPTCIES.load(Relaxed),
+    );
+    println!("accepted fills {f}, liquidations {q}, bankruptcies {b}");
+    assert!(
+        f > 1_000 && q > 50 && b > 0,
+        "fills {f}, liquidations {q}, bankruptcies {b}"
+    );
+}
+
+/// The ramp helper itself, at its edges.
+#[test]
+fn ramp_toward_handles_zero_rate_time() {
+    assert_eq!(
+        ramp_toward(fx("0.1"), fx("0.5"), fx("0.02"), 0).unwrap(),
+        fx("0.1")
+    );
+}

@@ -1,0 +1,196 @@
+//! Hand-computed scenarios: fill at the initial limit, liquidation in chunks to exactly the
+//! liquidation-end health, the penalty split, a bankruptcy covered by insurance then socialized.
+#![allow(
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
+mod common;
+use common::*;
+
+use ballast_math::Fixed;
+use ballast_risk::{account_health, max_position, Fill, HealthKind, RiskError};
+
+const TRADER: u32 = 1;
+const LP: u32 = 2;
+const FEES: u32 = 3;
+const KEEPER: u32 = 4;
+
+fn buy(size: i128, price: i64) -> Fill {
+    Fill {
+        market: BTC,
+        size,
+        price: Fixed::from_int(price),
+        taker_fee: 0,
+        maker_fee: 0,
+    }
+}
+
+fn health(l: &ballast_risk::Ledger, who: u32, kind: HealthKind) -> ballast_risk::Health {
+    account_health(&l.accounts[&who], &l.markets, kind, None).unwrap()
+}
+
+#[test]
+fn twenty_x_is_the_limit_at_calm_volatility() {
+    let mut l = ledger(20_000);
+    l.deposit(TRADER, 1_000 * USD).unwrap();
+    l.deposit(LP, 10_000_000 * USD).unwrap();
+    // 1,000 USD at 5% initial margin buys 20,000 USD of notional: one BTC at 20,000.
+    let max = max_position(
+        &l.accounts[&TRADER],
+        &l.markets,
+        BTC,
+        true,
+        Fixed::from_int(20_000),
+        Fixed::ZERO,
+    )
+    .unwrap();
+    assert_eq!(max, ONE_BTC);
+    let mut over = l.clone();
+    assert_eq!(
+        over.fill(TRADER, LP, FEES, &buy(ONE_BTC + 1, 20_000)),
+        Err(RiskError::InsufficientMargin)
+    );
+    assert_eq!(over, l, "a rejected fill changes nothing");
+    l.fill(TRADER, LP, FEES, &buy(ONE_BTC, 20_000)).unwrap();
+    assert_eq!(
+        health(&l, TRADER, HealthKind::Initial).surplus().unwrap(),
+        0
+    );
+    assert!(l.conserved());
+}
+
+#[test]
+fn liquidation_closes_chunks_until_liquidation_end_health_is_restored() {
+    let mut l = ledger(20_000);
+    l.deposit(TRADER, 1_000 * USD).unwrap();
+    l.deposit(LP, 10_000_000 * USD).unwrap();
+    l.deposit(KEEPER, 1_000_000 * USD).unwrap();
+    l.fill(TRADER, LP, FEES, &buy(ONE_BTC, 20_000)).unwrap();
+    // At 19,500: equity 500 > maintenance 487.5: healthy, not liquidatable.
+    set_price(&mut l, Fixed::from_int(19_500), 60_000);
+    assert_eq!(
+        l.clone().liquidate(TRADER, KEEPER, BTC),
+        Err(RiskError::NotLiquidatable)
+    );
+    // At 19,480: equity 480 < maintenance 487: liquidatable. Liquidation-end requirement is
+    // 3.75% (maintenance 2.5% + half of the 2.5% gap), so with the 1% penalty it takes about
+    // 250.5 / (0.0375 - 0.01) = 9,109 USD, 0.4676 BTC, to restore it; chunks are 25%.
+    set_price(&mut l, Fixed::from_int(19_480), 120_000);
+    let before = health(&l, TRADER, HealthKind::Maintenance);
+    assert_eq!(before.equity, 480 * USD);
+    let first = l.liquidate(TRADER, KEEPER, BTC).unwrap();
+    assert_eq!(first.closed_size, ONE_BTC / 4, "capped at the 25% chunk");
+    assert!(first.liquidation_end_surplus < 0);
+    assert_eq!(first.penalty, first.to_liquidator + first.to_insurance);
+    assert_eq!(first.to_liquidator, first.penalty / 2);
+    // Chunks are 25% of what remains, so it takes a few calls; each stays within its chunk.
+    let mut outcomes = vec![first];
+    let mut before_last = l.clone();
+    while outcomes.last().unwrap().liquidation_end_surplus < 0 {
+        let remaining = l.accounts[&TRADER].size(BTC);
+        before_last = l.clone();
+        let o = l.liquidate(TRADER, KEEPER, BTC).unwrap();
+        assert!(o.closed_size <= (remaining + 3) / 4);
+        outcomes.push(o);
+    }
+    let last = *outcomes.last().unwrap();
+    let total_closed: i128 = outcomes.iter().map(|o| o.closed_size).sum();
+    assert!(
+        (46_000_000..48_000_000).contains(&total_closed),
+        "about 0.4676 BTC: {total_closed}"
+    );
+    // Exactly the target: closing one base unit less in the last call (same takeover and
+    // penalty rules) would have left liquidation-end health negative.
+    let one_less = last.closed_size - 1;
+    let market = before_last.markets[0].clone();
+    let trader = before_last.accounts.get_mut(&TRADER).unwrap();
+    let value = market
+        .config
+        .decimals
+        .quote_value(
+            -one_less,
+            market.prices.oracle,
+            ballast_math::Rounding::Floor,
+        )
+        .unwrap();
+    trader.positions[0].1.size -= one_less;
+    trader.positions[0].1.quote -= value;
+    let notional = market
+        .config
+        .decimals
+        .quote_value(
+            one_less,
+            market.prices.oracle,
+            ballast_math::Rounding::Floor,
+        )
+        .unwrap();
+    trader.collateral -= market
+        .config
+        .liquidation
+        .penalty_fraction
+        .mul_amount(notional, ballast_math::Rounding::Floor)
+        .unwrap();
+    let short_by_one = account_health(
+        trader,
+        &before_last.markets,
+        HealthKind::LiquidationEnd,
+        None,
+    )
+    .unwrap();
+    assert!(
+        short_by_one.surplus().unwrap() < 0,
+        "one unit less leaves {:?}",
+        short_by_one
+    );
+    // No longer liquidatable, and value is conserved.
+    assert_eq!(
+        l.clone().liquidate(TRADER, KEEPER, BTC),
+        Err(RiskError::NotLiquidatable)
+    );
+    assert!(l.conserved());
+    assert_eq!(
+        l.insurance_fund,
+        outcomes.iter().map(|o| o.to_insurance).sum::<i128>()
+    );
+}
+
+#[test]
+fn bankruptcy_uses_the_insurance_fund_then_socializes_the_rest() {
+    let mut l = ledger(20_000);
+    l.deposit(TRADER, 1_000 * USD).unwrap();
+    l.deposit(LP, 10_000_000 * USD).unwrap();
+    l.deposit(KEEPER, 1_000_000 * USD).unwrap();
+    l.fill(TRADER, LP, FEES, &buy(ONE_BTC, 20_000)).unwrap();
+    l.insurance_fund = 300 * USD;
+    l.net_deposits += 300 * USD;
+    // Gap down to 18,000: equity 1,000 - 2,000 = -1,000 USD. Bankrupt: closed whole chunks,
+    // no penalty, throttle does not apply.
+    set_price(&mut l, Fixed::from_int(18_000), 60_000);
+    let mut outcomes = vec![];
+    while !l.accounts[&TRADER].positions.is_empty() {
+        outcomes.push(l.liquidate(TRADER, KEEPER, BTC).unwrap());
+        assert!(l.conserved());
+    }
+    assert!(outcomes.iter().all(|o| o.bankrupt && o.penalty == 0));
+    let resolved = outcomes
+        .last()
+        .unwrap()
+        .bankruptcy
+        .expect("last chunk resolves the deficit");
+    assert_eq!(resolved.deficit, 1_000 * USD);
+    assert_eq!(resolved.from_insurance, 300 * USD);
+    assert_eq!(resolved.socialized, 700 * USD);
+    assert_eq!(l.insurance_fund, 0);
+    assert_eq!(l.accounts[&TRADER].collateral, 0);
+    // The remaining open interest (LP short 1 BTC vs keeper long 1 BTC) carries the loss: both
+    // sides pay per unit of |size|, 350 USD each (rounded up), into the settlement pool.
+    let m = &l.markets[0];
+    let lp = l.accounts[&LP].positions[0].1;
+    let keeper = l.accounts[&KEEPER].positions[0].1;
+    let owed = lp.pending_payment(m).unwrap() + keeper.pending_payment(m).unwrap();
+    assert!((700 * USD..=700 * USD + 2).contains(&owed), "{owed}");
+    assert_eq!(m.state.settlement_pool, -700 * USD);
+}
