@@ -21,6 +21,7 @@
 pub mod breaker;
 pub mod config;
 mod error;
+pub mod feed;
 pub mod health;
 pub mod ledger;
 pub mod liquidation;

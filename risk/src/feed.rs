@@ -1,0 +1,69 @@
+//! The link from the oracle adapter to a market's risk state, shared by the engine contract,
+//! the simulator and the replay tools: after a feed changes (a report, or time passing), read
+//! the price with its graduated validity, ramp the volatility terms toward the new forecast, and
+//! advance the circuit breaker.
+
+use ballast_math::Fixed;
+use ballast_oracle::{FeedState, OracleConfig, PriceUse, Validity};
+
+use crate::breaker::BreakerTransition;
+use crate::config::MarketConfig;
+use crate::error::RiskResult;
+use crate::state::{MarketState, Prices};
+
+/// What one observation of the feed produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observation {
+    /// Prices for the core, with their validity flags (zero prices when there is none).
+    pub prices: Prices,
+    /// The feed's condition.
+    pub validity: Validity,
+    /// Forecast volatility taken in (annualized), if the feed had a price.
+    pub forecast_vol: Option<Fixed>,
+    /// Breaker state change, if any.
+    pub transition: Option<BreakerTransition>,
+}
+
+/// Reads the feed at `now_ms` and advances the market's ramps and breaker.
+pub fn observe(
+    feed: &FeedState,
+    oracle_config: &OracleConfig,
+    config: &MarketConfig,
+    state: &mut MarketState,
+    now_ms: u64,
+) -> RiskResult<Observation> {
+    let validity = feed.validity(oracle_config, now_ms);
+    let opening = feed.price(oracle_config, PriceUse::Opening, now_ms).ok();
+    let liquidation = feed
+        .price(oracle_config, PriceUse::Liquidation, now_ms)
+        .ok();
+    let prices = match liquidation {
+        Some(view) => Prices {
+            oracle: view.oracle,
+            dampened: view.dampened,
+            opening_valid: opening.is_some(),
+            liquidation_valid: true,
+        },
+        None => Prices {
+            oracle: Fixed::ZERO,
+            dampened: Fixed::ZERO,
+            opening_valid: false,
+            liquidation_valid: false,
+        },
+    };
+    let forecast_vol = liquidation.map(|view| view.annualized_vol);
+    if let Some(vol) = forecast_vol {
+        state.update_volatility(config, vol, now_ms)?;
+    }
+    state.finish_params_ramp(config, now_ms);
+    let transition =
+        state
+            .breaker
+            .update(&config.breaker, opening.map(|view| view.oracle), now_ms)?;
+    Ok(Observation {
+        prices,
+        validity,
+        forecast_vol,
+        transition,
+    })
+}
