@@ -10,6 +10,8 @@
 //!   terms and, while a governance change ramps, the blend of old and new params. A position
 //!   being opened or grown faces the full target initial requirement instead.
 
+extern crate alloc;
+
 use ballast_math::{Fixed, MathError, Rounding};
 
 use crate::error::{RiskError, RiskResult};
@@ -164,4 +166,59 @@ pub fn account_health(
         equity,
         requirement,
     })
+}
+
+/// The oracle price of `market` at which the account's maintenance health reaches zero, all
+/// other prices held, or `None` when no price in (0, 1000x current] gets there (a fully
+/// collateralized position, or none). Bisection on the raw price: the result is the boundary
+/// to within one unit of the last place (for a long: the highest price that is liquidatable;
+/// for a short: the lowest).
+pub fn liquidation_price(
+    account: &Account,
+    markets: &[MarketCtx],
+    market: MarketId,
+) -> RiskResult<Option<Fixed>> {
+    let size = account.size(market);
+    if size == 0 {
+        return Ok(None);
+    }
+    let index = markets
+        .iter()
+        .position(|m| m.id == market)
+        .ok_or(RiskError::UnknownMarket)?;
+    let current = find(markets, market)?.prices.oracle;
+    let mut trial: alloc::vec::Vec<MarketCtx> = markets.to_vec();
+    let mut liquidatable_at = |price: Fixed| -> RiskResult<bool> {
+        if let Some(ctx) = trial.get_mut(index) {
+            ctx.prices.oracle = price;
+            ctx.prices.dampened = price;
+        }
+        Ok(account_health(account, &trial, HealthKind::Maintenance, None)?.surplus()? < 0)
+    };
+    // Longs lose as the price falls: search (0, current]; shorts as it rises: [current, 1000x].
+    let (mut safe, mut unsafe_) = if size > 0 {
+        (current, Fixed::DELTA)
+    } else {
+        (current, current.checked_mul_int(1000)?)
+    };
+    if liquidatable_at(safe)? {
+        return Ok(Some(current));
+    }
+    if !liquidatable_at(unsafe_)? {
+        return Ok(None);
+    }
+    while safe.to_bits().abs_diff(unsafe_.to_bits()) > 1 {
+        let mid = Fixed::from_bits(
+            safe.to_bits()
+                .checked_add(unsafe_.to_bits())
+                .ok_or(MathError::Overflow)?
+                >> 1,
+        );
+        if liquidatable_at(mid)? {
+            unsafe_ = mid;
+        } else {
+            safe = mid;
+        }
+    }
+    Ok(Some(unsafe_))
 }

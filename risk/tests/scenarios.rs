@@ -194,3 +194,52 @@ fn bankruptcy_uses_the_insurance_fund_then_socializes_the_rest() {
     assert!((700 * USD..=700 * USD + 2).contains(&owed), "{owed}");
     assert_eq!(m.state.settlement_pool, -700 * USD);
 }
+
+#[test]
+fn liquidation_price_is_where_maintenance_health_crosses_zero() {
+    let mut l = ledger(20_000);
+    l.deposit(TRADER, 1_000 * USD).unwrap();
+    l.deposit(LP, 10_000_000 * USD).unwrap();
+    l.fill(TRADER, LP, FEES, &buy(ONE_BTC, 20_000)).unwrap();
+    // Long 1 BTC from 20,000 with 1,000 USD: equity = 1000 + (p - 20000), maintenance = 2.5% p,
+    // so the boundary is p = 19000 / 0.975 = 19,487.18.
+    let p = ballast_risk::health::liquidation_price(&l.accounts[&TRADER], &l.markets, BTC)
+        .unwrap()
+        .unwrap();
+    assert!(
+        (p.to_bits() - fx("19487.1794872").to_bits()).abs() < fx("0.01").to_bits(),
+        "{p}"
+    );
+    // Just above it the account is healthy, at it liquidatable.
+    set_price(&mut l, p, 60_000);
+    assert!(
+        health(&l, TRADER, HealthKind::Maintenance)
+            .surplus()
+            .unwrap()
+            < 0
+    );
+    set_price(&mut l, p.checked_add(fx("0.01")).unwrap(), 60_000);
+    assert!(
+        health(&l, TRADER, HealthKind::Maintenance)
+            .surplus()
+            .unwrap()
+            >= 0
+    );
+    // The LP's short of 1 BTC against 10M USD: 10,020,000 - p = 10% p - 275,000 (third bracket)
+    // at p = 9,359,090.91.
+    let lp = ballast_risk::health::liquidation_price(&l.accounts[&LP], &l.markets, BTC)
+        .unwrap()
+        .unwrap();
+    assert!(
+        (lp.to_bits() - fx("9359090.909").to_bits()).abs() < fx("0.01").to_bits(),
+        "{lp}"
+    );
+    // A long backed by more than its notional is never liquidatable.
+    l.deposit(KEEPER, 25_000 * USD).unwrap();
+    set_price(&mut l, Fixed::from_int(20_000), 120_000);
+    l.fill(KEEPER, LP, FEES, &buy(ONE_BTC, 20_000)).unwrap();
+    assert_eq!(
+        ballast_risk::health::liquidation_price(&l.accounts[&KEEPER], &l.markets, BTC).unwrap(),
+        None
+    );
+}

@@ -1,0 +1,765 @@
+//! The Ballast margin engine: a thin ink! shell over the risk core. Each message loads what it
+//! needs from storage, calls `ballast-risk` / `ballast-oracle`, stores the result and emits the
+//! events. Roles: owner (two-step transfer), guardian (may only halt), venues (report fills and
+//! funding), feeders (report prices), anyone (deposit, withdraw, liquidate, refresh).
+#![cfg_attr(not(feature = "std"), no_std, no_main)]
+
+#[ink::contract]
+mod engine {
+    use ballast_interface::events::*;
+    use ballast_interface::{AccountView, EngineError, HealthReport, MarketRisk};
+    use ballast_math::Fixed;
+    use ballast_oracle::{FeedState, OracleConfig, Report, MAX_FEEDERS};
+    use ballast_risk::feed::observe;
+    use ballast_risk::health::{account_health, liquidation_price, HealthKind};
+    use ballast_risk::{
+        liquidation, ops, Account, MarginParams, MarketConfig, MarketCtx, MarketId, MarketState,
+        Position,
+    };
+    use ink::codegen::TraitCallBuilder;
+    use ink::prelude::vec::Vec;
+    use ink::storage::Mapping;
+    use psp22::PSP22;
+
+    /// What is stored per account besides positions: collateral, the liquidation flag and the
+    /// markets it holds (at most `MAX_POSITIONS`, so every health check is bounded).
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    #[ink::scale_derive(Encode, Decode, TypeInfo)]
+    #[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+    pub struct AccountRecord {
+        collateral: i128,
+        being_liquidated: bool,
+        markets: Vec<MarketId>,
+    }
+
+    /// A listed market's configuration.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    #[ink::scale_derive(Encode, Decode, TypeInfo)]
+    #[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+    pub struct MarketListing {
+        config: MarketConfig,
+        oracle: OracleConfig,
+    }
+
+    type Result<T> = core::result::Result<T, EngineError>;
+
+    #[ink(storage)]
+    pub struct Engine {
+        owner: AccountId,
+        pending_owner: Option<AccountId>,
+        guardian: AccountId,
+        token: AccountId,
+        halted: bool,
+        venues: Mapping<AccountId, ()>,
+        feeders: Mapping<(MarketId, AccountId), u8>,
+        listings: Mapping<MarketId, MarketListing>,
+        market_states: Mapping<MarketId, MarketState>,
+        feeds: Mapping<MarketId, FeedState>,
+        accounts: Mapping<AccountId, AccountRecord>,
+        positions: Mapping<(AccountId, MarketId), Position>,
+        insurance_fund: i128,
+        /// Deposits minus withdrawals: what the token contract should hold for the engine.
+        net_deposits: i128,
+    }
+
+    impl Engine {
+        /// Deploys the engine for a PSP22 collateral token; the deployer is owner and guardian.
+        #[ink(constructor)]
+        pub fn new(token: AccountId) -> Self {
+            let caller = Self::env().caller();
+            Self {
+                owner: caller,
+                pending_owner: None,
+                guardian: caller,
+                token,
+                halted: false,
+                venues: Mapping::default(),
+                feeders: Mapping::default(),
+                listings: Mapping::default(),
+                market_states: Mapping::default(),
+                feeds: Mapping::default(),
+                accounts: Mapping::default(),
+                positions: Mapping::default(),
+                insurance_fund: 0,
+                net_deposits: 0,
+            }
+        }
+
+        // ----- roles -----
+
+        fn only_owner(&self) -> Result<()> {
+            if self.env().caller() != self.owner {
+                return Err(EngineError::Unauthorized);
+            }
+            Ok(())
+        }
+
+        fn only_guardian_or_owner(&self) -> Result<()> {
+            let caller = self.env().caller();
+            if caller != self.guardian && caller != self.owner {
+                return Err(EngineError::Unauthorized);
+            }
+            Ok(())
+        }
+
+        fn only_venue(&self) -> Result<()> {
+            if !self.venues.contains(self.env().caller()) {
+                return Err(EngineError::Unauthorized);
+            }
+            Ok(())
+        }
+
+        fn not_halted(&self) -> Result<()> {
+            if self.halted {
+                return Err(EngineError::Halted);
+            }
+            Ok(())
+        }
+
+        /// Starts a two-step ownership transfer.
+        #[ink(message)]
+        pub fn transfer_ownership(&mut self, new_owner: AccountId) -> Result<()> {
+            self.only_owner()?;
+            self.pending_owner = Some(new_owner);
+            self.env().emit_event(OwnershipTransferStarted {
+                pending_owner: new_owner,
+            });
+            Ok(())
+        }
+
+        /// Completes an ownership transfer; only the pending owner.
+        #[ink(message)]
+        pub fn accept_ownership(&mut self) -> Result<()> {
+            let caller = self.env().caller();
+            if self.pending_owner != Some(caller) {
+                return Err(EngineError::NotPendingOwner);
+            }
+            self.owner = caller;
+            self.pending_owner = None;
+            self.env()
+                .emit_event(OwnershipTransferred { owner: caller });
+            Ok(())
+        }
+
+        /// Replaces the guardian.
+        #[ink(message)]
+        pub fn set_guardian(&mut self, guardian: AccountId) -> Result<()> {
+            self.only_owner()?;
+            self.guardian = guardian;
+            self.env().emit_event(GuardianChanged { guardian });
+            Ok(())
+        }
+
+        /// Authorizes or removes a venue.
+        #[ink(message)]
+        pub fn set_venue(&mut self, venue: AccountId, authorized: bool) -> Result<()> {
+            self.only_owner()?;
+            if authorized {
+                self.venues.insert(venue, &());
+            } else {
+                self.venues.remove(venue);
+            }
+            self.env().emit_event(VenueChanged { venue, authorized });
+            Ok(())
+        }
+
+        /// Gives a feeder a report slot in a market (`None` removes it). The owner assigns
+        /// distinct slots; a slot shared by two feeders holds whichever reported last.
+        #[ink(message)]
+        pub fn set_feeder(
+            &mut self,
+            market: MarketId,
+            feeder: AccountId,
+            slot: Option<u8>,
+        ) -> Result<()> {
+            self.only_owner()?;
+            self.listing(market)?;
+            match slot {
+                Some(s) if usize::from(s) >= MAX_FEEDERS => return Err(EngineError::UnknownFeeder),
+                Some(s) => {
+                    self.feeders.insert((market, feeder), &s);
+                }
+                None => self.feeders.remove((market, feeder)),
+            }
+            self.env().emit_event(FeederChanged {
+                market,
+                feeder,
+                slot,
+            });
+            Ok(())
+        }
+
+        // ----- markets -----
+
+        fn listing(&self, market: MarketId) -> Result<MarketListing> {
+            self.listings.get(market).ok_or(EngineError::UnknownMarket)
+        }
+
+        /// Lists a market with its full configuration, validated.
+        #[ink(message)]
+        pub fn list_market(
+            &mut self,
+            market: MarketId,
+            config: MarketConfig,
+            oracle: OracleConfig,
+        ) -> Result<()> {
+            self.only_owner()?;
+            if self.listings.contains(market) {
+                return Err(EngineError::MarketExists);
+            }
+            config.validate()?;
+            oracle.validate()?;
+            let now = self.env().block_timestamp();
+            self.listings
+                .insert(market, &MarketListing { config, oracle });
+            self.market_states.insert(market, &MarketState::new(now));
+            self.feeds.insert(market, &FeedState::default());
+            self.env().emit_event(MarketListed { market });
+            Ok(())
+        }
+
+        /// Changes a market's margin params. Existing positions blend from the old params to the
+        /// new ones over the market's ramp; new positions face the new ones at once.
+        #[ink(message)]
+        pub fn set_margin_params(&mut self, market: MarketId, params: MarginParams) -> Result<()> {
+            self.only_owner()?;
+            let mut listing = self.listing(market)?;
+            params.validate()?;
+            let mut candidate = listing.config.clone();
+            candidate.margin = params;
+            candidate.validate()?;
+            let now = self.env().block_timestamp();
+            let mut state = self
+                .market_states
+                .get(market)
+                .ok_or(EngineError::UnknownMarket)?;
+            state.begin_params_ramp(&listing.config.margin, now);
+            listing.config = candidate;
+            let ramp_complete_ms = now.saturating_add(listing.config.ramps.params_ramp_ms);
+            self.listings.insert(market, &listing);
+            self.market_states.insert(market, &state);
+            self.env().emit_event(MarketParamsChanged {
+                market,
+                ramp_complete_ms,
+            });
+            Ok(())
+        }
+
+        /// Guardian (or owner) halt of one market.
+        #[ink(message)]
+        pub fn halt_market(&mut self, market: MarketId) -> Result<()> {
+            self.only_guardian_or_owner()?;
+            let mut state = self
+                .market_states
+                .get(market)
+                .ok_or(EngineError::UnknownMarket)?;
+            if let Some(t) = state.breaker.pause(self.env().block_timestamp()) {
+                self.emit_breaker(market, t);
+            }
+            self.market_states.insert(market, &state);
+            Ok(())
+        }
+
+        /// Owner resume of a halted market.
+        #[ink(message)]
+        pub fn resume_market(&mut self, market: MarketId) -> Result<()> {
+            self.only_owner()?;
+            let mut state = self
+                .market_states
+                .get(market)
+                .ok_or(EngineError::UnknownMarket)?;
+            if let Some(t) = state.breaker.resume(self.env().block_timestamp()) {
+                self.emit_breaker(market, t);
+            }
+            self.market_states.insert(market, &state);
+            Ok(())
+        }
+
+        /// Guardian (or owner) halt of everything but queries.
+        #[ink(message)]
+        pub fn halt_all(&mut self) -> Result<()> {
+            self.only_guardian_or_owner()?;
+            self.halted = true;
+            self.env().emit_event(GlobalHaltChanged { halted: true });
+            Ok(())
+        }
+
+        /// Owner resume after `halt_all`.
+        #[ink(message)]
+        pub fn resume_all(&mut self) -> Result<()> {
+            self.only_owner()?;
+            self.halted = false;
+            self.env().emit_event(GlobalHaltChanged { halted: false });
+            Ok(())
+        }
+
+        fn emit_breaker(&self, market: MarketId, t: ballast_risk::BreakerTransition) {
+            self.env().emit_event(BreakerChanged {
+                market,
+                from: t.from,
+                to: t.to,
+                move_fraction: t.move_fraction,
+            });
+        }
+
+        // ----- prices -----
+
+        /// A feeder's report: the adapter's guard rails, then the market's ramps and breaker.
+        #[ink(message)]
+        pub fn submit_report(
+            &mut self,
+            market: MarketId,
+            price: Fixed,
+            confidence: Fixed,
+            timestamp_ms: u64,
+        ) -> Result<()> {
+            let feeder = self.env().caller();
+            let slot = self
+                .feeders
+                .get((market, feeder))
+                .ok_or(EngineError::UnknownFeeder)?;
+            let listing = self.listing(market)?;
+            let now = self.env().block_timestamp();
+            let mut feed = self.feeds.get(market).ok_or(EngineError::UnknownMarket)?;
+            feed.submit(
+                &listing.oracle,
+                slot,
+                Report {
+                    price,
+                    confidence,
+                    timestamp_ms,
+                },
+                now,
+            )?;
+            let mut state = self
+                .market_states
+                .get(market)
+                .ok_or(EngineError::UnknownMarket)?;
+            let seen = observe(&feed, &listing.oracle, &listing.config, &mut state, now)?;
+            self.feeds.insert(market, &feed);
+            self.market_states.insert(market, &state);
+            if let Some(t) = seen.transition {
+                self.emit_breaker(market, t);
+            }
+            self.env().emit_event(PriceUpdated {
+                market,
+                feeder,
+                oracle: seen.prices.oracle,
+                dampened: seen.prices.dampened,
+                forecast_vol: seen.forecast_vol.unwrap_or(Fixed::ZERO),
+            });
+            Ok(())
+        }
+
+        /// Advances a market's feed, ramps and breaker to now without a report (so that an
+        /// automatic resume or an oracle halt happens even when feeders are quiet). Anyone.
+        #[ink(message)]
+        pub fn refresh_market(&mut self, market: MarketId) -> Result<()> {
+            let listing = self.listing(market)?;
+            let now = self.env().block_timestamp();
+            let mut feed = self.feeds.get(market).ok_or(EngineError::UnknownMarket)?;
+            feed.refresh(&listing.oracle, now)?;
+            let mut state = self
+                .market_states
+                .get(market)
+                .ok_or(EngineError::UnknownMarket)?;
+            let seen = observe(&feed, &listing.oracle, &listing.config, &mut state, now)?;
+            self.feeds.insert(market, &feed);
+            self.market_states.insert(market, &state);
+            if let Some(t) = seen.transition {
+                self.emit_breaker(market, t);
+            }
+            Ok(())
+        }
+
+        /// Loads markets with their prices at now (observing the feeds, which advances ramps and
+        /// breakers; `store_markets` writes that back).
+        fn load_markets(&self, ids: &[MarketId]) -> Result<Vec<MarketCtx>> {
+            let now = self.env().block_timestamp();
+            let mut out = Vec::with_capacity(ids.len());
+            for &id in ids {
+                if out.iter().any(|m: &MarketCtx| m.id == id) {
+                    continue;
+                }
+                let listing = self.listing(id)?;
+                let feed = self.feeds.get(id).ok_or(EngineError::UnknownMarket)?;
+                let mut state = self
+                    .market_states
+                    .get(id)
+                    .ok_or(EngineError::UnknownMarket)?;
+                let seen = observe(&feed, &listing.oracle, &listing.config, &mut state, now)?;
+                out.push(MarketCtx {
+                    id,
+                    config: listing.config,
+                    state,
+                    prices: seen.prices,
+                    now_ms: now,
+                });
+            }
+            Ok(out)
+        }
+
+        fn store_markets(&mut self, markets: &[MarketCtx]) {
+            for m in markets {
+                let before = self.market_states.get(m.id).map(|s| s.breaker.state);
+                if before != Some(m.state.breaker.state) {
+                    if let Some(from) = before {
+                        self.env().emit_event(BreakerChanged {
+                            market: m.id,
+                            from,
+                            to: m.state.breaker.state,
+                            move_fraction: Fixed::ZERO,
+                        });
+                    }
+                }
+                self.market_states.insert(m.id, &m.state);
+            }
+        }
+
+        // ----- accounts -----
+
+        fn load_account(&self, who: AccountId) -> Account {
+            let record = self.accounts.get(who).unwrap_or_default();
+            let positions = record
+                .markets
+                .iter()
+                .filter_map(|&m| self.positions.get((who, m)).map(|p| (m, p)))
+                .collect();
+            Account {
+                collateral: record.collateral,
+                isolated: false,
+                being_liquidated: record.being_liquidated,
+                positions,
+            }
+        }
+
+        fn store_account(&mut self, who: AccountId, account: &Account) {
+            let old = self.accounts.get(who).unwrap_or_default();
+            for m in &old.markets {
+                if account.position(*m).is_none() {
+                    self.positions.remove((who, *m));
+                }
+            }
+            for (m, p) in &account.positions {
+                self.positions.insert((who, *m), p);
+            }
+            let record = AccountRecord {
+                collateral: account.collateral,
+                being_liquidated: account.being_liquidated,
+                markets: account.positions.iter().map(|(m, _)| *m).collect(),
+            };
+            self.accounts.insert(who, &record);
+        }
+
+        fn markets_of(&self, accounts: &[&Account], extra: Option<MarketId>) -> Vec<MarketId> {
+            let mut ids: Vec<MarketId> = extra.into_iter().collect();
+            for a in accounts {
+                for (m, _) in &a.positions {
+                    if !ids.contains(m) {
+                        ids.push(*m);
+                    }
+                }
+            }
+            ids
+        }
+
+        fn token_ref(&self) -> ink::contract_ref!(PSP22) {
+            self.token.into()
+        }
+
+        /// Deposits `amount` of the collateral token (the caller must have approved the engine).
+        #[ink(message)]
+        pub fn deposit(&mut self, amount: u128) -> Result<()> {
+            self.not_halted()?;
+            let caller = self.env().caller();
+            let signed = i128::try_from(amount).map_err(|_| EngineError::InvalidAmount)?;
+            let mut account = self.load_account(caller);
+            ops::deposit(&mut account, signed)?;
+            let net = self
+                .net_deposits
+                .checked_add(signed)
+                .ok_or(EngineError::InvalidAmount)?;
+            let me = self.env().account_id();
+            let mut token = self.token_ref();
+            match token
+                .call_mut()
+                .transfer_from(caller, me, amount, Vec::new())
+                .try_invoke()
+            {
+                Ok(Ok(Ok(()))) => {}
+                _ => return Err(EngineError::TokenTransferFailed),
+            }
+            self.store_account(caller, &account);
+            self.net_deposits = net;
+            self.env().emit_event(Deposited {
+                account: caller,
+                amount,
+            });
+            Ok(())
+        }
+
+        /// Withdraws `amount` while initial health stays non-negative.
+        #[ink(message)]
+        pub fn withdraw(&mut self, amount: u128) -> Result<()> {
+            self.not_halted()?;
+            let caller = self.env().caller();
+            let signed = i128::try_from(amount).map_err(|_| EngineError::InvalidAmount)?;
+            let mut account = self.load_account(caller);
+            let markets = self.load_markets(&self.markets_of(&[&account], None))?;
+            ops::withdraw(&mut account, &markets, signed)?;
+            let net = self
+                .net_deposits
+                .checked_sub(signed)
+                .ok_or(EngineError::InvalidAmount)?;
+            // Effects before the external call; a failed transfer reverts them all.
+            self.store_account(caller, &account);
+            self.store_markets(&markets);
+            self.net_deposits = net;
+            let mut token = self.token_ref();
+            match token
+                .call_mut()
+                .transfer(caller, amount, Vec::new())
+                .try_invoke()
+            {
+                Ok(Ok(Ok(()))) => {}
+                _ => return Err(EngineError::TokenTransferFailed),
+            }
+            self.env().emit_event(Withdrawn {
+                account: caller,
+                amount,
+            });
+            Ok(())
+        }
+
+        // ----- venues -----
+
+        /// A fill reported by an authorized venue: `taker` trades `size` (signed, + buys) with
+        /// `maker` at `price`; fees go to `fee_recipient`'s collateral.
+        #[ink(message)]
+        #[allow(clippy::too_many_arguments)]
+        pub fn fill(
+            &mut self,
+            market: MarketId,
+            taker: AccountId,
+            maker: AccountId,
+            size: i128,
+            price: Fixed,
+            taker_fee: u128,
+            maker_fee: u128,
+            fee_recipient: AccountId,
+        ) -> Result<()> {
+            self.only_venue()?;
+            self.not_halted()?;
+            if taker == maker {
+                return Err(EngineError::SameAccount);
+            }
+            let fill = ops::Fill {
+                market,
+                size,
+                price,
+                taker_fee: i128::try_from(taker_fee).map_err(|_| EngineError::InvalidAmount)?,
+                maker_fee: i128::try_from(maker_fee).map_err(|_| EngineError::InvalidAmount)?,
+            };
+            let mut t = self.load_account(taker);
+            let mut m = self.load_account(maker);
+            let mut markets = self.load_markets(&self.markets_of(&[&t, &m], Some(market)))?;
+            let outcome = ops::apply_fill(&mut markets, &mut t, &mut m, &fill)?;
+            self.store_account(taker, &t);
+            self.store_account(maker, &m);
+            self.store_markets(&markets);
+            if outcome.fees > 0 {
+                let mut recipient = self.load_account(fee_recipient);
+                recipient.collateral = recipient
+                    .collateral
+                    .checked_add(outcome.fees)
+                    .ok_or(EngineError::InvalidAmount)?;
+                self.store_account(fee_recipient, &recipient);
+            }
+            self.env().emit_event(Filled {
+                market,
+                taker,
+                maker,
+                size,
+                price,
+                quote_amount: outcome.quote_amount,
+                fees: outcome.fees,
+            });
+            Ok(())
+        }
+
+        /// A venue moves the market's funding index (bounded per hour by the market config).
+        #[ink(message)]
+        pub fn update_funding(&mut self, market: MarketId, delta: Fixed) -> Result<()> {
+            self.only_venue()?;
+            let mut markets = self.load_markets(&[market])?;
+            let ctx = markets.first_mut().ok_or(EngineError::UnknownMarket)?;
+            ops::update_funding(ctx, delta)?;
+            let index = ctx.state.funding_index;
+            self.store_markets(&markets);
+            self.env().emit_event(FundingUpdated {
+                market,
+                delta,
+                index,
+            });
+            Ok(())
+        }
+
+        // ----- liquidation -----
+
+        /// Liquidates one chunk of `account`'s position in `market`; the caller takes it over.
+        #[ink(message)]
+        pub fn liquidate(&mut self, account: AccountId, market: MarketId) -> Result<()> {
+            self.not_halted()?;
+            let liquidator = self.env().caller();
+            if liquidator == account {
+                return Err(EngineError::SameAccount);
+            }
+            let mut a = self.load_account(account);
+            let mut l = self.load_account(liquidator);
+            let mut markets = self.load_markets(&self.markets_of(&[&a, &l], Some(market)))?;
+            let mut fund = self.insurance_fund;
+            let outcome = liquidation::liquidate(&mut markets, &mut a, &mut l, market, &mut fund)?;
+            self.store_account(account, &a);
+            self.store_account(liquidator, &l);
+            self.store_markets(&markets);
+            self.insurance_fund = fund;
+            self.env().emit_event(Liquidated {
+                market,
+                account,
+                liquidator,
+                closed_size: outcome.closed_size,
+                notional: outcome.notional,
+                penalty: outcome.penalty,
+                to_insurance: outcome.to_insurance,
+                bankrupt: outcome.bankrupt,
+            });
+            if let Some(b) = outcome.bankruptcy {
+                self.env().emit_event(BankruptcyResolved {
+                    market,
+                    account,
+                    deficit: b.deficit,
+                    from_insurance: b.from_insurance,
+                    socialized: b.socialized,
+                });
+            }
+            Ok(())
+        }
+
+        // ----- queries -----
+
+        /// An account's collateral and positions.
+        #[ink(message)]
+        pub fn account(&self, who: AccountId) -> AccountView {
+            let a = self.load_account(who);
+            AccountView {
+                collateral: a.collateral,
+                being_liquidated: a.being_liquidated,
+                positions: a.positions,
+            }
+        }
+
+        /// Health against the three requirements at current prices.
+        #[ink(message)]
+        pub fn health(&self, who: AccountId) -> Result<HealthReport> {
+            let a = self.load_account(who);
+            let markets = self.load_markets(&self.markets_of(&[&a], None))?;
+            Ok(HealthReport {
+                initial: account_health(&a, &markets, HealthKind::Initial, None)?,
+                maintenance: account_health(&a, &markets, HealthKind::Maintenance, None)?,
+                liquidation_end: account_health(&a, &markets, HealthKind::LiquidationEnd, None)?,
+            })
+        }
+
+        /// The largest size `who` may buy (or sell) now at `price` paying `fee_rate`.
+        #[ink(message)]
+        pub fn max_position(
+            &self,
+            who: AccountId,
+            market: MarketId,
+            buy: bool,
+            price: Fixed,
+            fee_rate: Fixed,
+        ) -> Result<i128> {
+            let a = self.load_account(who);
+            let markets = self.load_markets(&self.markets_of(&[&a], Some(market)))?;
+            Ok(ops::max_position(
+                &a, &markets, market, buy, price, fee_rate,
+            )?)
+        }
+
+        /// The oracle price of `market` at which `who` becomes liquidatable, other prices held.
+        #[ink(message)]
+        pub fn liquidation_price(&self, who: AccountId, market: MarketId) -> Result<Option<Fixed>> {
+            let a = self.load_account(who);
+            let markets = self.load_markets(&self.markets_of(&[&a], Some(market)))?;
+            Ok(liquidation_price(&a, &markets, market)?)
+        }
+
+        /// A market's prices, volatility, applied leverage caps and breaker state.
+        #[ink(message)]
+        pub fn market_risk(&self, market: MarketId) -> Result<MarketRisk> {
+            let markets = self.load_markets(&[market])?;
+            let m = markets.first().ok_or(EngineError::UnknownMarket)?;
+            let floor = m.config.margin.min_initial_fraction;
+            let cap = |fraction: Fixed| Fixed::ONE.checked_div(fraction.max(floor));
+            Ok(MarketRisk {
+                oracle: m.prices.oracle,
+                dampened: m.prices.dampened,
+                opening_valid: m.prices.opening_valid,
+                liquidation_valid: m.prices.liquidation_valid,
+                forecast_vol: m.state.forecast_vol,
+                applied_initial_fraction: m.state.applied.initial,
+                applied_maintenance_fraction: m.state.applied.maintenance,
+                target_initial_fraction: m.state.target.initial,
+                applied_leverage_cap: cap(m.state.applied.initial)?,
+                new_position_leverage_cap: cap(m
+                    .state
+                    .applied
+                    .initial
+                    .max(m.state.target.initial))?,
+                breaker: m.state.breaker.state,
+                open_interest: m.state.open_interest,
+            })
+        }
+
+        /// A market's settlement pool (funding and socialized-loss payments in flight).
+        #[ink(message)]
+        pub fn settlement_pool(&self, market: MarketId) -> Result<i128> {
+            Ok(self
+                .market_states
+                .get(market)
+                .ok_or(EngineError::UnknownMarket)?
+                .settlement_pool)
+        }
+
+        /// The insurance fund, quote base units.
+        #[ink(message)]
+        pub fn insurance_fund(&self) -> i128 {
+            self.insurance_fund
+        }
+
+        /// Deposits minus withdrawals: what the token contract must hold for the engine.
+        #[ink(message)]
+        pub fn net_deposits(&self) -> i128 {
+            self.net_deposits
+        }
+
+        /// Owner, pending owner, guardian, collateral token, global halt.
+        #[ink(message)]
+        pub fn roles(&self) -> (AccountId, Option<AccountId>, AccountId, AccountId, bool) {
+            (
+                self.owner,
+                self.pending_owner,
+                self.guardian,
+                self.token,
+                self.halted,
+            )
+        }
+
+        /// Whether an account is an authorized venue.
+        #[ink(message)]
+        pub fn is_venue(&self, who: AccountId) -> bool {
+            self.venues.contains(who)
+        }
+    }
+}

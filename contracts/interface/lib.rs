@@ -1,0 +1,315 @@
+//! The Ballast engine's public surface for its callers: the error enum every message returns,
+//! the read-only views, and the events. Perp venues, keepers and the drink tests depend on this
+//! crate, not on the engine's source.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+
+use ballast_math::Fixed;
+use ballast_oracle::OracleError;
+use ballast_risk::{BreakerState, Health, MarketId, Position, RiskError};
+use ink::primitives::AccountId;
+use parity_scale_codec::{Decode, Encode};
+use scale_info::TypeInfo;
+
+/// Why the engine refused a message. Each message that returns it has changed nothing.
+// The SCALE derive casts variant indices; the enum has far fewer than 256 variants.
+#[allow(clippy::cast_possible_truncation)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum EngineError {
+    /// The caller lacks the role the message needs.
+    Unauthorized,
+    /// Only the pending owner may accept ownership.
+    NotPendingOwner,
+    /// No market with that id.
+    UnknownMarket,
+    /// A market with that id is already listed.
+    MarketExists,
+    /// The caller is not a feeder of that market, or the slot is out of range.
+    UnknownFeeder,
+    /// Zero or out-of-range amount.
+    InvalidAmount,
+    /// Taker and maker (or liquidatee and liquidator) are the same account.
+    SameAccount,
+    /// Everything is halted by the guardian.
+    Halted,
+    /// The collateral token refused or failed the transfer.
+    TokenTransferFailed,
+    /// The risk core refused the operation.
+    Risk(RiskError),
+    /// The oracle adapter refused the report or configuration.
+    Oracle(OracleError),
+}
+
+impl From<RiskError> for EngineError {
+    fn from(e: RiskError) -> Self {
+        EngineError::Risk(e)
+    }
+}
+
+impl From<OracleError> for EngineError {
+    fn from(e: OracleError) -> Self {
+        EngineError::Oracle(e)
+    }
+}
+
+impl From<ballast_math::MathError> for EngineError {
+    fn from(e: ballast_math::MathError) -> Self {
+        EngineError::Risk(RiskError::Math(e))
+    }
+}
+
+/// An account as stored: collateral, liquidation flag and positions.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct AccountView {
+    /// Collateral, quote base units.
+    pub collateral: i128,
+    /// A liquidation started and has not reached the liquidation-end target yet.
+    pub being_liquidated: bool,
+    /// Open positions.
+    pub positions: Vec<(MarketId, Position)>,
+}
+
+/// Health of an account against its three requirements, at the current prices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct HealthReport {
+    /// Against the initial requirement (opening risk, withdrawals).
+    pub initial: Health,
+    /// Against maintenance (below it: liquidatable).
+    pub maintenance: Health,
+    /// Against the liquidation-end requirement (where liquidation stops).
+    pub liquidation_end: Health,
+}
+
+/// The risk state of a market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct MarketRisk {
+    /// Oracle (median) price.
+    pub oracle: Fixed,
+    /// Dampened price.
+    pub dampened: Fixed,
+    /// Price valid for opening risk.
+    pub opening_valid: bool,
+    /// Price valid for liquidation.
+    pub liquidation_valid: bool,
+    /// Forecast volatility, annualized.
+    pub forecast_vol: Fixed,
+    /// Applied (ramped) initial volatility fraction, for existing positions.
+    pub applied_initial_fraction: Fixed,
+    /// Applied maintenance volatility fraction.
+    pub applied_maintenance_fraction: Fixed,
+    /// Target initial fraction, what new positions face.
+    pub target_initial_fraction: Fixed,
+    /// Leverage cap of existing positions in the first tier: 1 / max(applied, min fraction).
+    pub applied_leverage_cap: Fixed,
+    /// Leverage cap of new positions in the first tier.
+    pub new_position_leverage_cap: Fixed,
+    /// Circuit breaker state.
+    pub breaker: BreakerState,
+    /// Open interest, base units.
+    pub open_interest: i128,
+}
+
+/// Events, one per state change.
+pub mod events {
+    use super::*;
+
+    /// Ownership transfer started; the new owner must accept.
+    #[ink::event]
+    pub struct OwnershipTransferStarted {
+        /// The account that may accept.
+        #[ink(topic)]
+        pub pending_owner: AccountId,
+    }
+
+    /// Ownership transferred.
+    #[ink::event]
+    pub struct OwnershipTransferred {
+        /// New owner.
+        #[ink(topic)]
+        pub owner: AccountId,
+    }
+
+    /// Guardian replaced.
+    #[ink::event]
+    pub struct GuardianChanged {
+        /// New guardian.
+        #[ink(topic)]
+        pub guardian: AccountId,
+    }
+
+    /// Venue authorized or removed.
+    #[ink::event]
+    pub struct VenueChanged {
+        /// The venue contract or account.
+        #[ink(topic)]
+        pub venue: AccountId,
+        /// Whether it may now report fills.
+        pub authorized: bool,
+    }
+
+    /// Feeder set or removed for a market.
+    #[ink::event]
+    pub struct FeederChanged {
+        /// Market.
+        #[ink(topic)]
+        pub market: MarketId,
+        /// Feeder account.
+        #[ink(topic)]
+        pub feeder: AccountId,
+        /// Its slot, or `None` when removed.
+        pub slot: Option<u8>,
+    }
+
+    /// A market was listed.
+    #[ink::event]
+    pub struct MarketListed {
+        /// Market.
+        #[ink(topic)]
+        pub market: MarketId,
+    }
+
+    /// Margin params changed; they blend in over the configured ramp.
+    #[ink::event]
+    pub struct MarketParamsChanged {
+        /// Market.
+        #[ink(topic)]
+        pub market: MarketId,
+        /// When the blend completes, ms.
+        pub ramp_complete_ms: u64,
+    }
+
+    /// A market's breaker changed state.
+    #[ink::event]
+    pub struct BreakerChanged {
+        /// Market.
+        #[ink(topic)]
+        pub market: MarketId,
+        /// State before.
+        pub from: BreakerState,
+        /// State after.
+        pub to: BreakerState,
+        /// Velocity move measured, fraction.
+        pub move_fraction: Fixed,
+    }
+
+    /// Everything halted or resumed.
+    #[ink::event]
+    pub struct GlobalHaltChanged {
+        /// Halted now.
+        pub halted: bool,
+    }
+
+    /// A feeder report was accepted.
+    #[ink::event]
+    pub struct PriceUpdated {
+        /// Market.
+        #[ink(topic)]
+        pub market: MarketId,
+        /// Reporting feeder.
+        pub feeder: AccountId,
+        /// Oracle (median) price after the report.
+        pub oracle: Fixed,
+        /// Dampened price.
+        pub dampened: Fixed,
+        /// Forecast volatility.
+        pub forecast_vol: Fixed,
+    }
+
+    /// Collateral deposited.
+    #[ink::event]
+    pub struct Deposited {
+        /// Account.
+        #[ink(topic)]
+        pub account: AccountId,
+        /// Amount, quote base units.
+        pub amount: u128,
+    }
+
+    /// Collateral withdrawn.
+    #[ink::event]
+    pub struct Withdrawn {
+        /// Account.
+        #[ink(topic)]
+        pub account: AccountId,
+        /// Amount, quote base units.
+        pub amount: u128,
+    }
+
+    /// A fill was applied.
+    #[ink::event]
+    pub struct Filled {
+        /// Market.
+        #[ink(topic)]
+        pub market: MarketId,
+        /// Taker.
+        #[ink(topic)]
+        pub taker: AccountId,
+        /// Maker.
+        #[ink(topic)]
+        pub maker: AccountId,
+        /// Taker's signed size, base units.
+        pub size: i128,
+        /// Fill price.
+        pub price: Fixed,
+        /// Quote paid by the taker (negative: received).
+        pub quote_amount: i128,
+        /// Fees credited to the recipient.
+        pub fees: i128,
+    }
+
+    /// A venue moved the funding index.
+    #[ink::event]
+    pub struct FundingUpdated {
+        /// Market.
+        #[ink(topic)]
+        pub market: MarketId,
+        /// Change of the index.
+        pub delta: Fixed,
+        /// Index after.
+        pub index: Fixed,
+    }
+
+    /// A liquidation chunk.
+    #[ink::event]
+    pub struct Liquidated {
+        /// Market.
+        #[ink(topic)]
+        pub market: MarketId,
+        /// Liquidated account.
+        #[ink(topic)]
+        pub account: AccountId,
+        /// Liquidator.
+        #[ink(topic)]
+        pub liquidator: AccountId,
+        /// Size taken over (signed as the position was).
+        pub closed_size: i128,
+        /// Notional at the oracle price.
+        pub notional: i128,
+        /// Penalty paid.
+        pub penalty: i128,
+        /// Part of it to the insurance fund.
+        pub to_insurance: i128,
+        /// The account had no positive equity.
+        pub bankrupt: bool,
+    }
+
+    /// A bankrupt account's deficit was covered.
+    #[ink::event]
+    pub struct BankruptcyResolved {
+        /// Market whose open interest carries the socialized part.
+        #[ink(topic)]
+        pub market: MarketId,
+        /// Account.
+        #[ink(topic)]
+        pub account: AccountId,
+        /// Deficit covered.
+        pub deficit: i128,
+        /// From the insurance fund.
+        pub from_insurance: i128,
+        /// Socialized over open interest.
+        pub socialized: i128,
+    }
+}

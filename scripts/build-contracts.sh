@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds the contracts with `cargo contract build --release` and gathers the .contract bundles in
+# target/contracts/ (what the drink tests, the demo and the benchmark load). cargo's own
+# incremental build makes a repeat run take seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+target="${CARGO_TARGET_DIR:-$root/target}"
+out="$root/target/contracts"
+mkdir -p "$out"
+for contract in token engine; do
+    name="ballast_${contract}"
+    echo "[contracts] building ${name}"
+    cargo contract build --release --quiet --manifest-path "contracts/${contract}/Cargo.toml" >/dev/null
+    cp "${target}/ink/${name}/${name}.contract" "$out/"
+    printf '[contracts] %s: %s bytes of optimized Wasm\n' "$name" "$(stat -c %s "${target}/ink/${name}/${name}.wasm")"
+done

@@ -1,0 +1,319 @@
+//! A typed harness over the drink sandbox for Ballast's contracts: deploys the token and the
+//! engine from their `cargo contract build --release` bundles, calls messages with SCALE-encoded
+//! arguments (selectors from the bundles' metadata), and returns typed results, the weight each
+//! call consumed and the events it emitted. Shared by the drink tests, the demo and the benchmark.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use ballast_interface::EngineError;
+use drink::minimal::{MinimalSandbox, RuntimeEvent};
+use drink::pallet_contracts::Determinism;
+use drink::sandbox_api::prelude::*;
+use drink::session::{ContractBundle, Session, NO_ENDOWMENT};
+use drink::{pallet_contracts, AccountId32, Weight};
+use parity_scale_codec::{Decode, Encode};
+
+pub use ballast_interface as interface;
+pub use ballast_math::{Decimals, Fixed};
+pub use ballast_oracle::OracleConfig;
+pub use ballast_risk::MarketConfig;
+
+/// Quote decimals of the collateral token in tests and the demo.
+pub const QUOTE_DECIMALS: u8 = 6;
+/// One whole collateral unit (1 USD) in base units.
+pub const USD: u128 = 1_000_000;
+/// One whole BTC in base units (8 decimals).
+pub const BTC: i128 = 100_000_000;
+/// Gas limit of every call: the contracts-node block's ref_time (2 s) and 5 MiB of proof.
+pub const GAS_LIMIT: Weight = Weight::from_parts(2_000_000_000_000, 5 * 1024 * 1024);
+
+/// Where the bundles are: `$BALLAST_CONTRACTS_DIR`, else `target/contracts` of the repository
+/// (filled by `scripts/build-contracts.sh`).
+pub fn bundle_dir() -> PathBuf {
+    std::env::var_os("BALLAST_CONTRACTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/contracts"))
+}
+
+/// Loads a bundle by contract name (`ballast_engine`, `ballast_token`).
+pub fn load_bundle(name: &str) -> ContractBundle {
+    let path = bundle_dir().join(format!("{name}.contract"));
+    ContractBundle::load(&path)
+        .unwrap_or_else(|e| panic!("{}: {e:?} (run scripts/build-contracts.sh)", path.display()))
+}
+
+/// A test account: 32 copies of `n`.
+pub fn account(n: u8) -> AccountId32 {
+    AccountId32::new([n; 32])
+}
+
+/// Weight a call consumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Gas {
+    /// Computation, picoseconds.
+    pub ref_time: u64,
+    /// Proof size, bytes.
+    pub proof_size: u64,
+}
+
+/// How a call ended when it did not return a decodable value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallFailure {
+    /// The contract trapped or the runtime refused the call (the dispatch error, as text).
+    Trapped(String),
+    /// The return data did not decode as the expected type.
+    Undecodable(Vec<u8>),
+    /// ink! could not read the input (wrong selector or arguments).
+    LangError,
+}
+
+/// ink!'s `LangError` (only variant: `CouldNotReadInput`).
+#[derive(Debug, Decode)]
+enum LangError {
+    CouldNotReadInput,
+}
+
+/// The token, the engine and a sandbox with a controllable clock.
+pub struct Harness {
+    /// The drink session (its sandbox is the pallet-contracts runtime).
+    pub session: Session<MinimalSandbox>,
+    /// Collateral token.
+    pub token: AccountId32,
+    /// Margin engine.
+    pub engine: AccountId32,
+    /// Deployer: owner and guardian of the engine, holder of the token supply.
+    pub owner: AccountId32,
+    /// Current block time, ms.
+    pub now_ms: u64,
+    /// Weight of the last call.
+    pub last_gas: Gas,
+    /// Events of the last call: (emitting contract, topics, data).
+    pub last_events: Vec<(AccountId32, Vec<[u8; 32]>, Vec<u8>)>,
+    selectors: HashMap<(AccountId32, String), [u8; 4]>,
+}
+
+fn selectors_of(
+    bundle: &ContractBundle,
+    address: &AccountId32,
+    into: &mut HashMap<(AccountId32, String), [u8; 4]>,
+) {
+    for message in bundle.transcoder.metadata().spec().messages() {
+        let selector: [u8; 4] = message
+            .selector()
+            .to_bytes()
+            .try_into()
+            .expect("4-byte selector");
+        into.insert((address.clone(), message.label().to_string()), selector);
+    }
+}
+
+impl Harness {
+    /// Deploys the token (all supply to the owner) and the engine at time `start_ms`.
+    pub fn new(start_ms: u64) -> Harness {
+        let mut session = Session::<MinimalSandbox>::default();
+        let owner = account(1);
+        session.set_actor(owner.clone());
+        session.set_gas_limit(GAS_LIMIT);
+        session.sandbox().set_timestamp(start_ms);
+        let token_bundle = load_bundle("ballast_token");
+        let engine_bundle = load_bundle("ballast_engine");
+        let supply = (1_000_000_000_000u128 * USD).to_string();
+        let token = session
+            .deploy_bundle(
+                token_bundle.clone(),
+                "new",
+                &[
+                    supply.as_str(),
+                    r#"Some("Ballast USD")"#,
+                    r#"Some("bUSD")"#,
+                    "6",
+                ],
+                vec![1],
+                NO_ENDOWMENT,
+            )
+            .expect("token deploys");
+        let engine = session
+            .deploy_bundle(
+                engine_bundle.clone(),
+                "new",
+                &[token.to_string()],
+                vec![2],
+                NO_ENDOWMENT,
+            )
+            .expect("engine deploys");
+        let mut selectors = HashMap::new();
+        selectors_of(&token_bundle, &token, &mut selectors);
+        selectors_of(&engine_bundle, &engine, &mut selectors);
+        Harness {
+            session,
+            token,
+            engine,
+            owner,
+            now_ms: start_ms,
+            last_gas: Gas::default(),
+            last_events: vec![],
+            selectors,
+        }
+    }
+
+    /// Sets the block time (ms). drink would otherwise use the wall clock for new blocks.
+    pub fn set_time(&mut self, ms: u64) {
+        self.now_ms = ms;
+        self.session.sandbox().set_timestamp(ms);
+    }
+
+    /// Gives an account native balance for storage deposits.
+    pub fn fund_native(&mut self, who: &AccountId32) {
+        self.session
+            .sandbox()
+            .mint_into(who, 1_000_000_000_000_000)
+            .expect("mint native");
+    }
+
+    /// Calls `label` on `contract` as `who` with SCALE-encoded `args`; returns the raw return
+    /// data (also on revert) or how it failed. Records weight and events.
+    pub fn call_raw(
+        &mut self,
+        who: &AccountId32,
+        contract: &AccountId32,
+        label: &str,
+        args: Vec<u8>,
+    ) -> Result<Vec<u8>, CallFailure> {
+        let selector = self
+            .selectors
+            .get(&(contract.clone(), label.to_string()))
+            .unwrap_or_else(|| panic!("no message {label}"));
+        let mut data = selector.to_vec();
+        data.extend(args);
+        let now = self.now_ms;
+        let sandbox = self.session.sandbox();
+        sandbox.set_timestamp(now);
+        let result = sandbox.call_contract(
+            contract.clone(),
+            0,
+            data,
+            who.clone(),
+            GAS_LIMIT,
+            None,
+            Determinism::Enforced,
+        );
+        self.last_gas = Gas {
+            ref_time: result.gas_consumed.ref_time(),
+            proof_size: result.gas_consumed.proof_size(),
+        };
+        self.last_events = result
+            .events
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|record| match record.event {
+                RuntimeEvent::Contracts(pallet_contracts::Event::ContractEmitted {
+                    contract,
+                    data,
+                }) => Some((contract, record.topics.iter().map(|t| t.0).collect(), data)),
+                _ => None,
+            })
+            .collect();
+        match result.result {
+            Ok(ret) => Ok(ret.data),
+            Err(e) => Err(CallFailure::Trapped(format!("{e:?}"))),
+        }
+    }
+
+    /// Calls a message returning `V` (decodes ink!'s `MessageResult<V>`).
+    pub fn call<V: Decode>(
+        &mut self,
+        who: &AccountId32,
+        contract: &AccountId32,
+        label: &str,
+        args: impl Encode,
+    ) -> Result<V, CallFailure> {
+        let data = self.call_raw(who, contract, label, args.encode())?;
+        match <Result<V, LangError>>::decode(&mut &data[..]) {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(LangError::CouldNotReadInput)) => Err(CallFailure::LangError),
+            Err(_) => Err(CallFailure::Undecodable(data)),
+        }
+    }
+
+    /// Calls an engine message returning `Result<T, EngineError>`. A trap or an undecodable
+    /// answer fails the test: every engine message must answer with a typed result.
+    pub fn engine<T: Decode>(
+        &mut self,
+        who: &AccountId32,
+        label: &str,
+        args: impl Encode,
+    ) -> Result<T, EngineError> {
+        let engine = self.engine.clone();
+        match self.call::<Result<T, EngineError>>(who, &engine, label, args) {
+            Ok(result) => result,
+            Err(failure) => {
+                panic!("engine {label} did not answer with a typed result: {failure:?}")
+            }
+        }
+    }
+
+    /// Calls an engine query returning `Result<T, EngineError>` (as the owner; queries do not
+    /// depend on the caller).
+    pub fn read<T: Decode>(&mut self, label: &str, args: impl Encode) -> Result<T, EngineError> {
+        let owner = self.owner.clone();
+        self.engine(&owner, label, args)
+    }
+
+    /// Calls an engine query returning a plain value.
+    pub fn query<T: Decode>(&mut self, label: &str, args: impl Encode) -> T {
+        let engine = self.engine.clone();
+        let owner = self.owner.clone();
+        self.call::<T>(&owner, &engine, label, args)
+            .unwrap_or_else(|f| panic!("query {label}: {f:?}"))
+    }
+
+    /// Token balance.
+    pub fn balance(&mut self, who: &AccountId32) -> u128 {
+        let (token, owner) = (self.token.clone(), self.owner.clone());
+        self.call::<u128>(&owner, &token, "PSP22::balance_of", (who.clone(),))
+            .expect("balance_of")
+    }
+
+    /// Token transfer from the owner (faucet).
+    pub fn give_tokens(&mut self, to: &AccountId32, amount: u128) {
+        let (token, owner) = (self.token.clone(), self.owner.clone());
+        let r: Result<(), psp22::PSP22Error> = self
+            .call(
+                &owner,
+                &token,
+                "PSP22::transfer",
+                (to.clone(), amount, Vec::<u8>::new()),
+            )
+            .expect("transfer answers");
+        r.expect("faucet transfer");
+    }
+
+    /// Approves the engine to pull `amount` from `who`.
+    pub fn approve_engine(&mut self, who: &AccountId32, amount: u128) {
+        let (token, engine) = (self.token.clone(), self.engine.clone());
+        let r: Result<(), psp22::PSP22Error> = self
+            .call(who, &token, "PSP22::approve", (engine, amount))
+            .expect("approve answers");
+        r.expect("approve");
+    }
+
+    /// Events of type `E` the engine emitted in the last call (matched by signature topic).
+    pub fn engine_events<E: Decode + ink::env::Event>(&self) -> Vec<E> {
+        self.last_events
+            .iter()
+            .filter(|(c, topics, _)| {
+                *c == self.engine && topics.first().copied() == E::SIGNATURE_TOPIC
+            })
+            .map(|(_, _, data)| E::decode(&mut &data[..]).expect("event decodes"))
+            .collect()
+    }
+
+    /// Number of events the engine emitted in the last call.
+    pub fn engine_event_count(&self) -> usize {
+        self.last_events
+            .iter()
+            .filter(|(c, _, _)| *c == self.engine)
+            .count()
+    }
+}
