@@ -18,4 +18,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "tests (release build: the accuracy and property tests run 100k+ samples)"
 cargo test --workspace --release
 
+step "contracts (cargo contract build --release: cargo-contract's own clippy lints, Wasm size)"
+scripts/build-contracts.sh
+
+step "drink tests (the contracts in the real pallet-contracts runtime)"
+(cd tests && cargo fmt -- --check && cargo test --release)
+
 step "all checks passed"

@@ -498,6 +498,42 @@ mod engine {
             Ok(())
         }
 
+        /// Adds `amount` of the collateral token to the insurance fund (anyone; the caller must
+        /// have approved the engine). The fund covers bankruptcies before losses are socialized.
+        #[ink(message)]
+        pub fn fund_insurance(&mut self, amount: u128) -> Result<()> {
+            let caller = self.env().caller();
+            let signed = i128::try_from(amount).map_err(|_| EngineError::InvalidAmount)?;
+            if signed <= 0 {
+                return Err(EngineError::InvalidAmount);
+            }
+            let fund = self
+                .insurance_fund
+                .checked_add(signed)
+                .ok_or(EngineError::InvalidAmount)?;
+            let net = self
+                .net_deposits
+                .checked_add(signed)
+                .ok_or(EngineError::InvalidAmount)?;
+            let me = self.env().account_id();
+            let mut token = self.token_ref();
+            match token
+                .call_mut()
+                .transfer_from(caller, me, amount, Vec::new())
+                .try_invoke()
+            {
+                Ok(Ok(Ok(()))) => {}
+                _ => return Err(EngineError::TokenTransferFailed),
+            }
+            self.insurance_fund = fund;
+            self.net_deposits = net;
+            self.env().emit_event(InsuranceFunded {
+                from: caller,
+                amount,
+            });
+            Ok(())
+        }
+
         /// Withdraws `amount` while initial health stays non-negative.
         #[ink(message)]
         pub fn withdraw(&mut self, amount: u128) -> Result<()> {

@@ -228,6 +228,16 @@ pub mod events {
         pub amount: u128,
     }
 
+    /// The insurance fund was topped up.
+    #[ink::event]
+    pub struct InsuranceFunded {
+        /// Who paid.
+        #[ink(topic)]
+        pub from: AccountId,
+        /// Amount, quote base units.
+        pub amount: u128,
+    }
+
     /// Collateral withdrawn.
     #[ink::event]
     pub struct Withdrawn {

@@ -14,6 +14,8 @@ use drink::session::{ContractBundle, Session, NO_ENDOWMENT};
 use drink::{pallet_contracts, AccountId32, Weight};
 use parity_scale_codec::{Decode, Encode};
 
+pub mod replay;
+
 pub use ballast_interface as interface;
 pub use ballast_math::{Decimals, Fixed};
 pub use ballast_oracle::OracleConfig;
@@ -189,6 +191,8 @@ impl Harness {
         let now = self.now_ms;
         let sandbox = self.session.sandbox();
         sandbox.set_timestamp(now);
+        // bare_call returns every event of the block so far: start from none.
+        sandbox.reset_events();
         let result = sandbox.call_contract(
             contract.clone(),
             0,
