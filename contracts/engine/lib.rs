@@ -43,6 +43,14 @@ mod engine {
 
     type Result<T> = core::result::Result<T, EngineError>;
 
+    /// A token amount as a positive i128, or `InvalidAmount` (zero, or above i128::MAX).
+    fn positive_amount(amount: u128) -> Result<i128> {
+        match i128::try_from(amount) {
+            Ok(v) if v > 0 => Ok(v),
+            _ => Err(EngineError::InvalidAmount),
+        }
+    }
+
     #[ink(storage)]
     pub struct Engine {
         owner: AccountId,
@@ -472,7 +480,7 @@ mod engine {
         pub fn deposit(&mut self, amount: u128) -> Result<()> {
             self.not_halted()?;
             let caller = self.env().caller();
-            let signed = i128::try_from(amount).map_err(|_| EngineError::InvalidAmount)?;
+            let signed = positive_amount(amount)?;
             let mut account = self.load_account(caller);
             ops::deposit(&mut account, signed)?;
             let net = self
@@ -503,10 +511,7 @@ mod engine {
         #[ink(message)]
         pub fn fund_insurance(&mut self, amount: u128) -> Result<()> {
             let caller = self.env().caller();
-            let signed = i128::try_from(amount).map_err(|_| EngineError::InvalidAmount)?;
-            if signed <= 0 {
-                return Err(EngineError::InvalidAmount);
-            }
+            let signed = positive_amount(amount)?;
             let fund = self
                 .insurance_fund
                 .checked_add(signed)
@@ -539,7 +544,7 @@ mod engine {
         pub fn withdraw(&mut self, amount: u128) -> Result<()> {
             self.not_halted()?;
             let caller = self.env().caller();
-            let signed = i128::try_from(amount).map_err(|_| EngineError::InvalidAmount)?;
+            let signed = positive_amount(amount)?;
             let mut account = self.load_account(caller);
             let markets = self.load_markets(&self.markets_of(&[&account], None))?;
             ops::withdraw(&mut account, &markets, signed)?;
@@ -627,6 +632,7 @@ mod engine {
         #[ink(message)]
         pub fn update_funding(&mut self, market: MarketId, delta: Fixed) -> Result<()> {
             self.only_venue()?;
+            self.not_halted()?;
             let mut markets = self.load_markets(&[market])?;
             let ctx = markets.first_mut().ok_or(EngineError::UnknownMarket)?;
             ops::update_funding(ctx, delta)?;

@@ -121,6 +121,9 @@ pub struct MarketConfig {
     pub max_fill_deviation: Fixed,
     /// Largest funding index change per hour, as a fraction of the oracle price.
     pub max_funding_per_hour: Fixed,
+    /// Largest fee a venue may charge one side of a fill, as a fraction of its notional: a
+    /// hostile or broken venue cannot move more than this out of an account.
+    pub max_fee_fraction: Fixed,
 }
 
 ballast_math::impl_leaf_layout!(
@@ -217,6 +220,7 @@ impl MarketConfig {
             },
             max_fill_deviation: ratio(2, 100),
             max_funding_per_hour: ratio(1, 100),
+            max_fee_fraction: ratio(1, 100),
         }
     }
 
@@ -258,6 +262,8 @@ impl MarketConfig {
         if !self.max_fill_deviation.is_positive()
             || self.max_fill_deviation >= self.margin.min_initial_fraction
             || self.max_funding_per_hour.is_negative()
+            || self.max_fee_fraction.is_negative()
+            || self.max_fee_fraction >= self.margin.min_maintenance_fraction()
         {
             return bad(ConfigRule::PriceBand);
         }

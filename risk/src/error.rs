@@ -42,6 +42,8 @@ pub enum RiskError {
     FundingTooLarge,
     /// An account's position refers to a market the caller did not supply.
     UnknownMarket,
+    /// A fee above the market's `max_fee_fraction` of the fill's notional.
+    FeeTooLarge,
 }
 
 /// The configuration rule a rejected [`crate::MarketConfig`] breaks.
@@ -65,7 +67,8 @@ pub enum ConfigRule {
     Breaker,
     /// Liquidation parameters out of range (chunk, penalty, shares, throttle).
     Liquidation,
-    /// The fill price band must be positive and below the minimum initial fraction.
+    /// The fill price band must be positive and below the minimum initial fraction; the fee
+    /// bound non-negative and below the minimum maintenance fraction.
     PriceBand,
     /// Token decimals out of range.
     Decimals,

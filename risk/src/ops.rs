@@ -150,6 +150,35 @@ pub(crate) fn trade(
     Ok(())
 }
 
+/// The margin rule of one side of a fill. A side that grows exposure needs non-negative initial
+/// health afterwards (facing the full target requirement). A side that only reduces exposure
+/// passes with non-negative initial health too, or else when its maintenance surplus does not
+/// fall: an underwater account may always cut risk, but no fill (price within the band, fee
+/// within its bound) may leave it worse off.
+fn side_check(
+    before: &Account,
+    after: &Account,
+    markets: &[MarketCtx],
+    market: MarketId,
+    reducing: bool,
+) -> RiskResult<()> {
+    if !reducing {
+        return require_initial(after, markets, Some(market));
+    }
+    if account_health(after, markets, HealthKind::Initial, None)?.surplus()? >= 0 {
+        return Ok(());
+    }
+    let maintenance_before =
+        account_health(before, markets, HealthKind::Maintenance, None)?.surplus()?;
+    let maintenance_after =
+        account_health(after, markets, HealthKind::Maintenance, None)?.surplus()?;
+    if maintenance_after >= maintenance_before {
+        Ok(())
+    } else {
+        Err(RiskError::InsufficientMargin)
+    }
+}
+
 fn require_initial(
     account: &Account,
     markets: &[MarketCtx],
@@ -180,7 +209,8 @@ pub fn withdraw(account: &mut Account, markets: &[MarketCtx], amount: i128) -> R
         return Err(RiskError::InsufficientCollateral);
     }
     for (id, _) in &account.positions {
-        if !find(markets, *id)?.prices.opening_valid {
+        let ctx = find(markets, *id)?;
+        if !ctx.prices.opening_valid || ctx.state.breaker.state == BreakerState::Paused {
             return Err(RiskError::MarketHalted);
         }
     }
@@ -207,17 +237,24 @@ pub fn apply_fill(
     }
     let index = index_of(markets, fill.market)?;
     let ctx = markets.get(index).ok_or(RiskError::UnknownMarket)?;
-    check_band(ctx, fill.price)?;
     let maker_delta = fill.size.checked_neg().ok_or_else(overflow)?;
     let taker_reducing = is_reducing(taker.size(fill.market), fill.size);
     let maker_reducing = is_reducing(maker.size(fill.market), maker_delta);
     gate(ctx, taker_reducing)?;
     gate(ctx, maker_reducing)?;
+    check_band(ctx, fill.price)?;
 
     let quote_amount = ctx
         .config
         .decimals
         .quote_value(fill.size, fill.price, Rounding::Ceil)?;
+    let max_fee = ctx.config.max_fee_fraction.mul_amount(
+        quote_amount.checked_abs().ok_or_else(overflow)?,
+        Rounding::Floor,
+    )?;
+    if fill.taker_fee > max_fee || fill.maker_fee > max_fee {
+        return Err(RiskError::FeeTooLarge);
+    }
     let mut state = ctx.state.clone();
     let (mut t, mut m) = (taker.clone(), maker.clone());
     settle(&mut t, ctx, &mut state)?;
@@ -246,12 +283,8 @@ pub fn apply_fill(
     m.realize_closed()?;
     // Health uses the market as it was before this fill (its own OI change is not counted), so
     // that `max_position` can predict the check exactly.
-    if !taker_reducing {
-        require_initial(&t, markets, Some(fill.market))?;
-    }
-    if !maker_reducing {
-        require_initial(&m, markets, Some(fill.market))?;
-    }
+    side_check(taker, &t, markets, fill.market, taker_reducing)?;
+    side_check(maker, &m, markets, fill.market, maker_reducing)?;
     let outcome = FillOutcome {
         quote_amount,
         fees: add(fill.taker_fee, fill.maker_fee)?,
@@ -287,19 +320,22 @@ pub fn max_position(
     price: Fixed,
     fee_rate: Fixed,
 ) -> RiskResult<i128> {
+    if fee_rate.is_negative() {
+        return Err(RiskError::InvalidAmount);
+    }
     let ctx = find(markets, market)?;
-    check_band(ctx, price)?;
     let before = account.size(market);
     let reducible = if (before > 0) != buy && before != 0 {
         before.checked_abs().ok_or_else(overflow)?
     } else {
         0
     };
-    if gate(ctx, false).is_err() {
-        return Ok(reducible);
+    if gate(ctx, reducible > 0).is_err() {
+        return Ok(0);
     }
-    let passes = |extra: i128| -> RiskResult<bool> {
-        let magnitude = add(reducible, extra)?;
+    check_band(ctx, price)?;
+    // Whether a taker fill of `magnitude` in the asked direction passes `apply_fill`'s rule.
+    let passes = |magnitude: i128| -> RiskResult<bool> {
         let delta = if buy {
             magnitude
         } else {
@@ -314,33 +350,47 @@ pub fn max_position(
         trade(&mut after, market, &ctx.state, delta, quote)?;
         after.collateral = sub(after.collateral, fee)?;
         after.realize_closed()?;
-        Ok(account_health(&after, markets, HealthKind::Initial, Some(market))?.surplus()? >= 0)
+        Ok(side_check(account, &after, markets, market, is_reducing(before, delta)).is_ok())
     };
-    let ok = |extra: i128| passes(extra).unwrap_or(false);
-    if !ok(1) {
+    let ok = |magnitude: i128| passes(magnitude).unwrap_or(false);
+    // Largest passing size in [low, high) given that `low` passes (0 always does).
+    let last_passing = |mut low: i128, mut high: i128| {
+        while high.saturating_sub(low) > 1 {
+            let mid = low.saturating_add(high.saturating_sub(low) / 2);
+            if ok(mid) {
+                low = mid;
+            } else {
+                high = mid;
+            }
+        }
+        low
+    };
+    if reducible > 0 && !ok(reducible) {
+        // Not even the full reduction passes: the reducing rule is linear in size, so the
+        // passing reductions are an interval starting at 0.
+        return Ok(last_passing(0, reducible));
+    }
+    if gate(ctx, false).is_err() || !ok(add(reducible, 1)?) {
         return Ok(reducible);
     }
-    // Exponential search for a failing bound, then bisection: the last passing size.
-    let mut low = 1i128;
-    let mut high = 2i128;
+    // Exponential search for a failing bound beyond the reduction, then bisection.
+    let mut low = add(reducible, 1)?;
+    let mut step = 1i128;
+    let mut high = add(reducible, 2)?;
     while ok(high) {
         low = high;
-        high = high.checked_mul(2).ok_or_else(overflow)?;
+        step = step.checked_mul(2).ok_or_else(overflow)?;
+        high = add(reducible, step)?;
     }
-    while high.saturating_sub(low) > 1 {
-        let mid = low.saturating_add(high.saturating_sub(low) / 2);
-        if ok(mid) {
-            low = mid;
-        } else {
-            high = mid;
-        }
-    }
-    add(reducible, low)
+    Ok(last_passing(low, high))
 }
 
 /// Applies a venue's funding index change, bounded by `max_funding_per_hour * oracle` per hour
 /// elapsed since the last update (at most 24 hours' worth).
 pub fn update_funding(ctx: &mut MarketCtx, delta_index: Fixed) -> RiskResult<()> {
+    if ctx.state.breaker.state == BreakerState::Paused {
+        return Err(RiskError::MarketHalted);
+    }
     let elapsed = ctx
         .now_ms
         .saturating_sub(ctx.state.last_funding_ms)

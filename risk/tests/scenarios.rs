@@ -243,3 +243,62 @@ fn liquidation_price_is_where_maintenance_health_crosses_zero() {
         None
     );
 }
+
+#[test]
+fn a_venue_cannot_drain_an_account_through_fees_or_bad_prices() {
+    let mut l = ledger(20_000);
+    l.deposit(TRADER, 10_000 * USD).unwrap();
+    l.deposit(LP, 10_000_000 * USD).unwrap();
+    l.fill(TRADER, LP, FEES, &buy(ONE_BTC / 2, 20_000)).unwrap();
+    // Closing half a BTC (10,000 USD notional): the fee bound is 1% = 100 USD.
+    let close = |fee: i128| Fill {
+        market: BTC,
+        size: -ONE_BTC / 2,
+        price: Fixed::from_int(20_000),
+        taker_fee: fee,
+        maker_fee: 0,
+    };
+    let before = l.clone();
+    assert_eq!(
+        l.fill(TRADER, LP, FEES, &close(50_000 * USD)),
+        Err(RiskError::FeeTooLarge)
+    );
+    assert_eq!(
+        l.fill(TRADER, LP, FEES, &close(100 * USD + 1)),
+        Err(RiskError::FeeTooLarge)
+    );
+    assert_eq!(l, before);
+    // An underwater account may cut risk, but not at a price that leaves it worse off.
+    set_price(&mut l, Fixed::from_int(18_200), 60_000); // equity 10,000 - 900 = 9,100 > maintenance
+    let mut deep = ledger(20_000);
+    deep.deposit(TRADER, 1_000 * USD).unwrap();
+    deep.deposit(LP, 10_000_000 * USD).unwrap();
+    deep.fill(TRADER, LP, FEES, &buy(ONE_BTC, 20_000)).unwrap();
+    set_price(&mut deep, Fixed::from_int(19_400), 60_000); // equity 400 < maintenance 485
+    let sell = |size: i128, price: &str| Fill {
+        market: BTC,
+        size: -size,
+        price: fx(price),
+        taker_fee: 0,
+        maker_fee: 0,
+    };
+    // Selling 0.1 BTC 1.9% below the oracle and paying the largest allowed fee (1%) loses
+    // 36.86 + 19.03 USD against the 48.50 USD of maintenance it releases: refused.
+    let snapshot = deep.clone();
+    let mut bad = sell(ONE_BTC / 10, "19031.4");
+    bad.taker_fee = 19_031_399;
+    assert_eq!(
+        deep.fill(TRADER, LP, FEES, &bad),
+        Err(RiskError::InsufficientMargin)
+    );
+    assert_eq!(deep, snapshot);
+    // Without the fee the same price still releases more than it costs: allowed.
+    let mut probe = deep.clone();
+    probe
+        .fill(TRADER, LP, FEES, &sell(ONE_BTC / 10, "19031.4"))
+        .unwrap();
+    // At the oracle price the same reduction improves maintenance health and passes.
+    deep.fill(TRADER, LP, FEES, &sell(ONE_BTC / 10, "19400"))
+        .unwrap();
+    assert!(deep.conserved());
+}

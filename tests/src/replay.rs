@@ -9,7 +9,7 @@ use ballast_interface::events::{BankruptcyResolved, BreakerChanged, Liquidated};
 use ballast_interface::{AccountView, EngineError, HealthReport, MarketRisk};
 use ballast_math::Rounding;
 use ballast_oracle::candles::Candle;
-use ballast_risk::{BreakerState, RiskError};
+use ballast_risk::RiskError;
 use drink::AccountId32;
 
 use crate::{
@@ -349,11 +349,10 @@ pub fn run(
             h.set_time(candle.timestamp_ms + 15 * MINUTE * i as u64);
             report_price(h, &a, &mut report, price);
             liquidated_this_hour += keeper_round(h, &a, &mut report);
-            match trade(h, &a, &mut report, &newcomer, BTC / 100) {
-                Err(EngineError::Risk(RiskError::ReduceOnly | RiskError::MarketHalted)) => {
-                    report.refused_opens += 1
-                }
-                _ => {}
+            if let Err(EngineError::Risk(RiskError::ReduceOnly | RiskError::MarketHalted)) =
+                trade(h, &a, &mut report, &newcomer, BTC / 100)
+            {
+                report.refused_opens += 1;
             }
         }
         let price = oracle(h);
@@ -385,6 +384,5 @@ pub fn run(
     report.accounted = accounted;
     report.net_deposits = h.query("net_deposits", ());
     report.insurance_fund = h.query("insurance_fund", ());
-    let _ = BreakerState::Normal;
     report
 }

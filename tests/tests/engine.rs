@@ -8,9 +8,9 @@
 )]
 
 use ballast_drink_tests::interface::events::*;
-use ballast_drink_tests::interface::{AccountView, EngineError, HealthReport, MarketRisk};
+use ballast_drink_tests::interface::{AccountView, HealthReport, MarketRisk};
 use ballast_drink_tests::*;
-use ballast_risk::{BreakerState, RiskError};
+use ballast_risk::BreakerState;
 
 const MARKET: u32 = 1;
 const T0: u64 = 1_667_865_600_000; // 2022-11-08 00:00 UTC
