@@ -43,6 +43,12 @@ mod engine {
 
     type Result<T> = core::result::Result<T, EngineError>;
 
+    /// Markets loaded for one message, with their breaker state as stored.
+    struct Loaded {
+        markets: Vec<MarketCtx>,
+        stored_breakers: Vec<ballast_risk::BreakerState>,
+    }
+
     /// A token amount as a positive i128, or `InvalidAmount` (zero, or above i128::MAX).
     fn positive_amount(amount: u128) -> Result<i128> {
         match i128::try_from(amount) {
@@ -380,13 +386,17 @@ mod engine {
             Ok(())
         }
 
-        /// Loads markets with their prices at now (observing the feeds, which advances ramps and
-        /// breakers; `store_markets` writes that back).
-        fn load_markets(&self, ids: &[MarketId]) -> Result<Vec<MarketCtx>> {
+        /// Loads markets with their prices at now. Observing the feeds advances ramps and
+        /// breakers in memory; the breaker state as stored comes along so that `store_markets`
+        /// writes only what must persist.
+        fn load_markets(&self, ids: &[MarketId]) -> Result<Loaded> {
             let now = self.env().block_timestamp();
-            let mut out = Vec::with_capacity(ids.len());
+            let mut loaded = Loaded {
+                markets: Vec::with_capacity(ids.len()),
+                stored_breakers: Vec::with_capacity(ids.len()),
+            };
             for &id in ids {
-                if out.iter().any(|m: &MarketCtx| m.id == id) {
+                if loaded.markets.iter().any(|m| m.id == id) {
                     continue;
                 }
                 let listing = self.listing(id)?;
@@ -395,8 +405,9 @@ mod engine {
                     .market_states
                     .get(id)
                     .ok_or(EngineError::UnknownMarket)?;
+                loaded.stored_breakers.push(state.breaker.state);
                 let seen = observe(&feed, &listing.oracle, &listing.config, &mut state, now)?;
-                out.push(MarketCtx {
+                loaded.markets.push(MarketCtx {
                     id,
                     config: listing.config,
                     state,
@@ -404,23 +415,26 @@ mod engine {
                     now_ms: now,
                 });
             }
-            Ok(out)
+            Ok(loaded)
         }
 
-        fn store_markets(&mut self, markets: &[MarketCtx]) {
-            for m in markets {
-                let before = self.market_states.get(m.id).map(|s| s.breaker.state);
-                if before != Some(m.state.breaker.state) {
-                    if let Some(from) = before {
-                        self.env().emit_event(BreakerChanged {
-                            market: m.id,
-                            from,
-                            to: m.state.breaker.state,
-                            move_fraction: Fixed::ZERO,
-                        });
-                    }
+        /// Writes back the market the operation changed (`touched`) and any market whose breaker
+        /// changed state while observed (emitting the event). Ramps advanced by observation alone
+        /// need no write: the next load recomputes them from the same feed and time.
+        fn store_markets(&mut self, loaded: &Loaded, touched: Option<MarketId>) {
+            for (m, stored) in loaded.markets.iter().zip(&loaded.stored_breakers) {
+                let breaker_changed = *stored != m.state.breaker.state;
+                if breaker_changed {
+                    self.env().emit_event(BreakerChanged {
+                        market: m.id,
+                        from: *stored,
+                        to: m.state.breaker.state,
+                        move_fraction: Fixed::ZERO,
+                    });
                 }
-                self.market_states.insert(m.id, &m.state);
+                if breaker_changed || touched == Some(m.id) {
+                    self.market_states.insert(m.id, &m.state);
+                }
             }
         }
 
@@ -546,15 +560,15 @@ mod engine {
             let caller = self.env().caller();
             let signed = positive_amount(amount)?;
             let mut account = self.load_account(caller);
-            let markets = self.load_markets(&self.markets_of(&[&account], None))?;
-            ops::withdraw(&mut account, &markets, signed)?;
+            let loaded = self.load_markets(&self.markets_of(&[&account], None))?;
+            ops::withdraw(&mut account, &loaded.markets, signed)?;
             let net = self
                 .net_deposits
                 .checked_sub(signed)
                 .ok_or(EngineError::InvalidAmount)?;
             // Effects before the external call; a failed transfer reverts them all.
             self.store_account(caller, &account);
-            self.store_markets(&markets);
+            self.store_markets(&loaded, None);
             self.net_deposits = net;
             let mut token = self.token_ref();
             match token
@@ -603,11 +617,11 @@ mod engine {
             };
             let mut t = self.load_account(taker);
             let mut m = self.load_account(maker);
-            let mut markets = self.load_markets(&self.markets_of(&[&t, &m], Some(market)))?;
-            let outcome = ops::apply_fill(&mut markets, &mut t, &mut m, &fill)?;
+            let mut loaded = self.load_markets(&self.markets_of(&[&t, &m], Some(market)))?;
+            let outcome = ops::apply_fill(&mut loaded.markets, &mut t, &mut m, &fill)?;
             self.store_account(taker, &t);
             self.store_account(maker, &m);
-            self.store_markets(&markets);
+            self.store_markets(&loaded, Some(market));
             if outcome.fees > 0 {
                 let mut recipient = self.load_account(fee_recipient);
                 recipient.collateral = recipient
@@ -633,11 +647,14 @@ mod engine {
         pub fn update_funding(&mut self, market: MarketId, delta: Fixed) -> Result<()> {
             self.only_venue()?;
             self.not_halted()?;
-            let mut markets = self.load_markets(&[market])?;
-            let ctx = markets.first_mut().ok_or(EngineError::UnknownMarket)?;
+            let mut loaded = self.load_markets(&[market])?;
+            let ctx = loaded
+                .markets
+                .first_mut()
+                .ok_or(EngineError::UnknownMarket)?;
             ops::update_funding(ctx, delta)?;
             let index = ctx.state.funding_index;
-            self.store_markets(&markets);
+            self.store_markets(&loaded, Some(market));
             self.env().emit_event(FundingUpdated {
                 market,
                 delta,
@@ -658,12 +675,13 @@ mod engine {
             }
             let mut a = self.load_account(account);
             let mut l = self.load_account(liquidator);
-            let mut markets = self.load_markets(&self.markets_of(&[&a, &l], Some(market)))?;
+            let mut loaded = self.load_markets(&self.markets_of(&[&a, &l], Some(market)))?;
             let mut fund = self.insurance_fund;
-            let outcome = liquidation::liquidate(&mut markets, &mut a, &mut l, market, &mut fund)?;
+            let outcome =
+                liquidation::liquidate(&mut loaded.markets, &mut a, &mut l, market, &mut fund)?;
             self.store_account(account, &a);
             self.store_account(liquidator, &l);
-            self.store_markets(&markets);
+            self.store_markets(&loaded, Some(market));
             self.insurance_fund = fund;
             self.env().emit_event(Liquidated {
                 market,
@@ -704,7 +722,7 @@ mod engine {
         #[ink(message)]
         pub fn health(&self, who: AccountId) -> Result<HealthReport> {
             let a = self.load_account(who);
-            let markets = self.load_markets(&self.markets_of(&[&a], None))?;
+            let markets = self.load_markets(&self.markets_of(&[&a], None))?.markets;
             Ok(HealthReport {
                 initial: account_health(&a, &markets, HealthKind::Initial, None)?,
                 maintenance: account_health(&a, &markets, HealthKind::Maintenance, None)?,
@@ -723,7 +741,9 @@ mod engine {
             fee_rate: Fixed,
         ) -> Result<i128> {
             let a = self.load_account(who);
-            let markets = self.load_markets(&self.markets_of(&[&a], Some(market)))?;
+            let markets = self
+                .load_markets(&self.markets_of(&[&a], Some(market)))?
+                .markets;
             Ok(ops::max_position(
                 &a, &markets, market, buy, price, fee_rate,
             )?)
@@ -733,14 +753,16 @@ mod engine {
         #[ink(message)]
         pub fn liquidation_price(&self, who: AccountId, market: MarketId) -> Result<Option<Fixed>> {
             let a = self.load_account(who);
-            let markets = self.load_markets(&self.markets_of(&[&a], Some(market)))?;
+            let markets = self
+                .load_markets(&self.markets_of(&[&a], Some(market)))?
+                .markets;
             Ok(liquidation_price(&a, &markets, market)?)
         }
 
         /// A market's prices, volatility, applied leverage caps and breaker state.
         #[ink(message)]
         pub fn market_risk(&self, market: MarketId) -> Result<MarketRisk> {
-            let markets = self.load_markets(&[market])?;
+            let markets = self.load_markets(&[market])?.markets;
             let m = markets.first().ok_or(EngineError::UnknownMarket)?;
             let floor = m.config.margin.min_initial_fraction;
             let cap = |fraction: Fixed| Fixed::ONE.checked_div(fraction.max(floor));
