@@ -7,7 +7,7 @@
 #[ink::contract]
 mod engine {
     use ballast_interface::events::*;
-    use ballast_interface::{AccountView, EngineError, HealthReport, MarketRisk};
+    use ballast_interface::{AccountView, EngineError, HealthReport, MarketRisk, VenueApi};
     use ballast_math::Fixed;
     use ballast_oracle::{FeedState, OracleConfig, Report, MAX_FEEDERS};
     use ballast_risk::feed::observe;
@@ -588,11 +588,96 @@ mod engine {
 
         // ----- venues -----
 
+        // ----- liquidation -----
+
+        /// Liquidates one chunk of `account`'s position in `market`; the caller takes it over.
+        #[ink(message)]
+        pub fn liquidate(&mut self, account: AccountId, market: MarketId) -> Result<()> {
+            self.not_halted()?;
+            let liquidator = self.env().caller();
+            if liquidator == account {
+                return Err(EngineError::SameAccount);
+            }
+            let mut a = self.load_account(account);
+            let mut l = self.load_account(liquidator);
+            let mut loaded = self.load_markets(&self.markets_of(&[&a, &l], Some(market)))?;
+            let mut fund = self.insurance_fund;
+            let outcome =
+                liquidation::liquidate(&mut loaded.markets, &mut a, &mut l, market, &mut fund)?;
+            self.store_account(account, &a);
+            self.store_account(liquidator, &l);
+            self.store_markets(&loaded, Some(market));
+            self.insurance_fund = fund;
+            self.env().emit_event(Liquidated {
+                market,
+                account,
+                liquidator,
+                closed_size: outcome.closed_size,
+                notional: outcome.notional,
+                penalty: outcome.penalty,
+                to_insurance: outcome.to_insurance,
+                bankrupt: outcome.bankrupt,
+            });
+            if let Some(b) = outcome.bankruptcy {
+                self.env().emit_event(BankruptcyResolved {
+                    market,
+                    account,
+                    deficit: b.deficit,
+                    from_insurance: b.from_insurance,
+                    socialized: b.socialized,
+                });
+            }
+            Ok(())
+        }
+
+        // ----- queries -----
+
+        /// A market's settlement pool (funding and socialized-loss payments in flight).
+        #[ink(message)]
+        pub fn settlement_pool(&self, market: MarketId) -> Result<i128> {
+            Ok(self
+                .market_states
+                .get(market)
+                .ok_or(EngineError::UnknownMarket)?
+                .settlement_pool)
+        }
+
+        /// The insurance fund, quote base units.
+        #[ink(message)]
+        pub fn insurance_fund(&self) -> i128 {
+            self.insurance_fund
+        }
+
+        /// Deposits minus withdrawals: what the token contract must hold for the engine.
+        #[ink(message)]
+        pub fn net_deposits(&self) -> i128 {
+            self.net_deposits
+        }
+
+        /// Owner, pending owner, guardian, collateral token, global halt.
+        #[ink(message)]
+        pub fn roles(&self) -> (AccountId, Option<AccountId>, AccountId, AccountId, bool) {
+            (
+                self.owner,
+                self.pending_owner,
+                self.guardian,
+                self.token,
+                self.halted,
+            )
+        }
+
+        /// Whether an account is an authorized venue.
+        #[ink(message)]
+        pub fn is_venue(&self, who: AccountId) -> bool {
+            self.venues.contains(who)
+        }
+    }
+
+    impl VenueApi for Engine {
         /// A fill reported by an authorized venue: `taker` trades `size` (signed, + buys) with
         /// `maker` at `price`; fees go to `fee_recipient`'s collateral.
         #[ink(message)]
-        #[allow(clippy::too_many_arguments)]
-        pub fn fill(
+        fn fill(
             &mut self,
             market: MarketId,
             taker: AccountId,
@@ -644,7 +729,7 @@ mod engine {
 
         /// A venue moves the market's funding index (bounded per hour by the market config).
         #[ink(message)]
-        pub fn update_funding(&mut self, market: MarketId, delta: Fixed) -> Result<()> {
+        fn update_funding(&mut self, market: MarketId, delta: Fixed) -> Result<()> {
             self.only_venue()?;
             self.not_halted()?;
             let mut loaded = self.load_markets(&[market])?;
@@ -663,53 +748,9 @@ mod engine {
             Ok(())
         }
 
-        // ----- liquidation -----
-
-        /// Liquidates one chunk of `account`'s position in `market`; the caller takes it over.
-        #[ink(message)]
-        pub fn liquidate(&mut self, account: AccountId, market: MarketId) -> Result<()> {
-            self.not_halted()?;
-            let liquidator = self.env().caller();
-            if liquidator == account {
-                return Err(EngineError::SameAccount);
-            }
-            let mut a = self.load_account(account);
-            let mut l = self.load_account(liquidator);
-            let mut loaded = self.load_markets(&self.markets_of(&[&a, &l], Some(market)))?;
-            let mut fund = self.insurance_fund;
-            let outcome =
-                liquidation::liquidate(&mut loaded.markets, &mut a, &mut l, market, &mut fund)?;
-            self.store_account(account, &a);
-            self.store_account(liquidator, &l);
-            self.store_markets(&loaded, Some(market));
-            self.insurance_fund = fund;
-            self.env().emit_event(Liquidated {
-                market,
-                account,
-                liquidator,
-                closed_size: outcome.closed_size,
-                notional: outcome.notional,
-                penalty: outcome.penalty,
-                to_insurance: outcome.to_insurance,
-                bankrupt: outcome.bankrupt,
-            });
-            if let Some(b) = outcome.bankruptcy {
-                self.env().emit_event(BankruptcyResolved {
-                    market,
-                    account,
-                    deficit: b.deficit,
-                    from_insurance: b.from_insurance,
-                    socialized: b.socialized,
-                });
-            }
-            Ok(())
-        }
-
-        // ----- queries -----
-
         /// An account's collateral and positions.
         #[ink(message)]
-        pub fn account(&self, who: AccountId) -> AccountView {
+        fn account(&self, who: AccountId) -> AccountView {
             let a = self.load_account(who);
             AccountView {
                 collateral: a.collateral,
@@ -720,7 +761,7 @@ mod engine {
 
         /// Health against the three requirements at current prices.
         #[ink(message)]
-        pub fn health(&self, who: AccountId) -> Result<HealthReport> {
+        fn health(&self, who: AccountId) -> Result<HealthReport> {
             let a = self.load_account(who);
             let markets = self.load_markets(&self.markets_of(&[&a], None))?.markets;
             Ok(HealthReport {
@@ -732,7 +773,7 @@ mod engine {
 
         /// The largest size `who` may buy (or sell) now at `price` paying `fee_rate`.
         #[ink(message)]
-        pub fn max_position(
+        fn max_position(
             &self,
             who: AccountId,
             market: MarketId,
@@ -751,7 +792,7 @@ mod engine {
 
         /// The oracle price of `market` at which `who` becomes liquidatable, other prices held.
         #[ink(message)]
-        pub fn liquidation_price(&self, who: AccountId, market: MarketId) -> Result<Option<Fixed>> {
+        fn liquidation_price(&self, who: AccountId, market: MarketId) -> Result<Option<Fixed>> {
             let a = self.load_account(who);
             let markets = self
                 .load_markets(&self.markets_of(&[&a], Some(market)))?
@@ -761,7 +802,7 @@ mod engine {
 
         /// A market's prices, volatility, applied leverage caps and breaker state.
         #[ink(message)]
-        pub fn market_risk(&self, market: MarketId) -> Result<MarketRisk> {
+        fn market_risk(&self, market: MarketId) -> Result<MarketRisk> {
             let markets = self.load_markets(&[market])?.markets;
             let m = markets.first().ok_or(EngineError::UnknownMarket)?;
             let floor = m.config.margin.min_initial_fraction;
@@ -784,46 +825,6 @@ mod engine {
                 breaker: m.state.breaker.state,
                 open_interest: m.state.open_interest,
             })
-        }
-
-        /// A market's settlement pool (funding and socialized-loss payments in flight).
-        #[ink(message)]
-        pub fn settlement_pool(&self, market: MarketId) -> Result<i128> {
-            Ok(self
-                .market_states
-                .get(market)
-                .ok_or(EngineError::UnknownMarket)?
-                .settlement_pool)
-        }
-
-        /// The insurance fund, quote base units.
-        #[ink(message)]
-        pub fn insurance_fund(&self) -> i128 {
-            self.insurance_fund
-        }
-
-        /// Deposits minus withdrawals: what the token contract must hold for the engine.
-        #[ink(message)]
-        pub fn net_deposits(&self) -> i128 {
-            self.net_deposits
-        }
-
-        /// Owner, pending owner, guardian, collateral token, global halt.
-        #[ink(message)]
-        pub fn roles(&self) -> (AccountId, Option<AccountId>, AccountId, AccountId, bool) {
-            (
-                self.owner,
-                self.pending_owner,
-                self.guardian,
-                self.token,
-                self.halted,
-            )
-        }
-
-        /// Whether an account is an authorized venue.
-        #[ink(message)]
-        pub fn is_venue(&self, who: AccountId) -> bool {
-            self.venues.contains(who)
         }
     }
 }

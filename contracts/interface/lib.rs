@@ -112,6 +112,79 @@ pub struct MarketRisk {
     pub open_interest: i128,
 }
 
+/// The engine's venue-facing messages. A perp venue depends on this crate and calls the engine
+/// through `ink::contract_ref!(VenueApi)` with the fallible form (`call_mut().fill(..)
+/// .try_invoke()`), so that every refusal reaches it as an [`EngineError`] instead of a trap.
+///
+/// Costs are the benchmark's figures (`scripts/bench.sh`, README "Performance"): a fill is
+/// about 4.2e9 ref_time plus 1.3e9 per open position of the two accounts; queries cost the same
+/// order without the writes.
+///
+/// What a venue must do with the answers:
+/// - `Risk(ReduceOnly)`: the market only accepts fills that shrink both sides' exposure; quote
+///   reduce-only until `market_risk` shows `Normal` again (the breaker resumes by itself).
+/// - `Risk(MarketHalted)`: the price is not valid for this fill (stale or too volatile, or the
+///   market is paused): quote nothing that opens risk.
+/// - `Risk(InsufficientMargin)`: ask `max_position` and offer at most that.
+/// - `Risk(PriceOutOfBand)` / `Risk(FeeTooLarge)`: the venue's own price or fee is off bounds.
+/// - `Unauthorized`: the venue is not (or no longer) authorized by the engine's owner.
+#[ink::trait_definition]
+pub trait VenueApi {
+    /// Applies a fill: `taker` trades `size` (signed, + buys) with `maker` at `price`; fees, each
+    /// at most the market's `max_fee_fraction` of the notional, go to `fee_recipient`.
+    /// Venue only.
+    #[ink(message)]
+    #[allow(clippy::too_many_arguments)]
+    fn fill(
+        &mut self,
+        market: MarketId,
+        taker: AccountId,
+        maker: AccountId,
+        size: i128,
+        price: Fixed,
+        taker_fee: u128,
+        maker_fee: u128,
+        fee_recipient: AccountId,
+    ) -> Result<(), EngineError>;
+
+    /// Moves the market's funding index by `delta` (quote per base unit; positive: longs pay),
+    /// bounded per hour by the market config. Venue only.
+    #[ink(message)]
+    fn update_funding(&mut self, market: MarketId, delta: Fixed) -> Result<(), EngineError>;
+
+    /// An account's collateral and positions.
+    #[ink(message)]
+    fn account(&self, who: AccountId) -> AccountView;
+
+    /// Health against the initial, maintenance and liquidation-end requirements.
+    #[ink(message)]
+    fn health(&self, who: AccountId) -> Result<HealthReport, EngineError>;
+
+    /// The largest size `who` may buy (or sell) now at `price` paying `fee_rate` of the
+    /// notional: exactly what a fill would accept.
+    #[ink(message)]
+    fn max_position(
+        &self,
+        who: AccountId,
+        market: MarketId,
+        buy: bool,
+        price: Fixed,
+        fee_rate: Fixed,
+    ) -> Result<i128, EngineError>;
+
+    /// The oracle price at which `who` becomes liquidatable, other prices held.
+    #[ink(message)]
+    fn liquidation_price(
+        &self,
+        who: AccountId,
+        market: MarketId,
+    ) -> Result<Option<Fixed>, EngineError>;
+
+    /// Prices, volatility, applied leverage caps and breaker state of a market.
+    #[ink(message)]
+    fn market_risk(&self, market: MarketId) -> Result<MarketRisk, EngineError>;
+}
+
 /// Events, one per state change.
 pub mod events {
     use super::*;

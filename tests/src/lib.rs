@@ -106,7 +106,13 @@ fn selectors_of(
             .to_bytes()
             .try_into()
             .expect("4-byte selector");
-        into.insert((address.clone(), message.label().to_string()), selector);
+        let label = message.label().to_string();
+        // Trait messages are labelled `Trait::message`; the short name works too where unique.
+        if let Some((_, short)) = label.split_once("::") {
+            into.entry((address.clone(), short.to_string()))
+                .or_insert(selector);
+        }
+        into.insert((address.clone(), label), selector);
     }
 }
 
