@@ -8,7 +8,7 @@ root=$(pwd)
 target="${CARGO_TARGET_DIR:-$root/target}"
 out="$root/target/contracts"
 mkdir -p "$out"
-for contract in token engine; do
+for contract in token engine venue; do
     name="ballast_${contract}"
     echo "[contracts] building ${name}"
     cargo contract build --release --quiet --manifest-path "contracts/${contract}/Cargo.toml" >/dev/null

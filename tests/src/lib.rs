@@ -165,6 +165,38 @@ impl Harness {
         }
     }
 
+    /// Deploys a contract from a bundle with SCALE-encoded constructor arguments (selector of
+    /// `constructor` from the bundle's metadata), as `self.owner`; registers its messages.
+    pub fn deploy(
+        &mut self,
+        name: &str,
+        constructor: &str,
+        args: impl Encode,
+        salt: Vec<u8>,
+    ) -> AccountId32 {
+        let bundle = load_bundle(name);
+        let selector = bundle
+            .transcoder
+            .metadata()
+            .spec()
+            .constructors()
+            .iter()
+            .find(|c| c.label() == constructor)
+            .map(|c| c.selector().to_bytes().to_vec())
+            .unwrap_or_else(|| panic!("no constructor {constructor}"));
+        let mut data = selector;
+        data.extend(args.encode());
+        let owner = self.owner.clone();
+        let now = self.now_ms;
+        let sandbox = self.session.sandbox();
+        sandbox.set_timestamp(now);
+        let result =
+            sandbox.deploy_contract(bundle.wasm.clone(), 0, data, salt, owner, GAS_LIMIT, None);
+        let address = result.result.expect("deploys").account_id;
+        selectors_of(&bundle, &address, &mut self.selectors);
+        address
+    }
+
     /// Sets the block time (ms). drink would otherwise use the wall clock for new blocks.
     pub fn set_time(&mut self, ms: u64) {
         self.now_ms = ms;

@@ -1,0 +1,281 @@
+//! A reference perp venue over the Ballast engine, small but honest: traders open, grow, reduce
+//! and close positions in one market at the oracle price plus a half-spread, paying a fee to the
+//! venue's treasury. Before every order the venue asks the engine for the largest size the
+//! trader may take; it then reports the fill with itself as the maker (its own liquidity account
+//! in the engine). It charges or pays funding from its skew through the engine's funding index.
+//! Every engine refusal reaches the trader as a typed `VenueError`, never a trap: all engine
+//! calls use the fallible `try_invoke` form.
+#![cfg_attr(not(feature = "std"), no_std, no_main)]
+
+#[ink::contract]
+mod venue {
+    use ballast_interface::{EngineError, VenueApi};
+    use ballast_math::{Fixed, Rounding};
+    use ballast_risk::{BreakerState, MarketId};
+    use ink::codegen::TraitCallBuilder;
+    use ink::env::call::{build_call, ExecutionInput, Selector};
+    use ink::env::DefaultEnvironment;
+    use ink::prelude::vec::Vec;
+    use psp22::PSP22;
+
+    /// Why the venue refused an order.
+    // The SCALE derive casts variant indices; the enum has far fewer than 256 variants.
+    #[allow(clippy::cast_possible_truncation)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    #[ink::scale_derive(Encode, Decode, TypeInfo)]
+    pub enum VenueError {
+        /// Zero size, or a size that does not fit.
+        InvalidSize,
+        /// Larger than the engine allows this trader now; carries the allowed size.
+        TooLarge(i128),
+        /// The market only accepts orders that reduce exposure.
+        ReduceOnly,
+        /// The engine refused (the error says why).
+        Engine(EngineError),
+        /// The engine could not be called (not a contract, or it trapped).
+        EngineUnreachable,
+        /// The collateral token refused a transfer.
+        TokenTransferFailed,
+        /// Only the venue's owner.
+        Unauthorized,
+    }
+
+    /// A trade went through.
+    #[ink(event)]
+    pub struct Traded {
+        #[ink(topic)]
+        trader: AccountId,
+        size: i128,
+        price: Fixed,
+        fee: u128,
+    }
+
+    type Result<T> = core::result::Result<T, VenueError>;
+
+    #[ink(storage)]
+    pub struct Venue {
+        owner: AccountId,
+        engine: AccountId,
+        token: AccountId,
+        market: MarketId,
+        /// Half-spread as a fraction of the oracle price (buyers pay more, sellers get less).
+        half_spread: Fixed,
+        /// Fee as a fraction of the notional, to the treasury.
+        fee_rate: Fixed,
+        treasury: AccountId,
+        /// Funding per hour at full skew, as a fraction of the price.
+        funding_per_hour: Fixed,
+        /// Skew (base units) at which funding reaches `funding_per_hour`.
+        skew_scale: i128,
+        last_funding_ms: u64,
+    }
+
+    fn engine_error<T>(
+        result: core::result::Result<
+            ink::MessageResult<core::result::Result<T, EngineError>>,
+            ink::env::Error,
+        >,
+    ) -> Result<T> {
+        match result {
+            Ok(Ok(Ok(v))) => Ok(v),
+            Ok(Ok(Err(EngineError::Risk(ballast_risk::RiskError::ReduceOnly)))) => {
+                Err(VenueError::ReduceOnly)
+            }
+            Ok(Ok(Err(e))) => Err(VenueError::Engine(e)),
+            _ => Err(VenueError::EngineUnreachable),
+        }
+    }
+
+    impl Venue {
+        #[ink(constructor)]
+        #[allow(clippy::too_many_arguments)]
+        pub fn new(
+            engine: AccountId,
+            token: AccountId,
+            market: MarketId,
+            half_spread: Fixed,
+            fee_rate: Fixed,
+            treasury: AccountId,
+            funding_per_hour: Fixed,
+            skew_scale: i128,
+        ) -> Self {
+            Self {
+                owner: Self::env().caller(),
+                engine,
+                token,
+                market,
+                half_spread,
+                fee_rate,
+                treasury,
+                funding_per_hour,
+                skew_scale,
+                last_funding_ms: Self::env().block_timestamp(),
+            }
+        }
+
+        fn engine_ref(&self) -> ink::contract_ref!(VenueApi) {
+            self.engine.into()
+        }
+
+        /// Moves `amount` of the owner's tokens into the venue's own engine account, the
+        /// liquidity it makes markets with (the owner must have approved the venue).
+        #[ink(message)]
+        pub fn provide_liquidity(&mut self, amount: u128) -> Result<()> {
+            let caller = self.env().caller();
+            if caller != self.owner {
+                return Err(VenueError::Unauthorized);
+            }
+            let me = self.env().account_id();
+            let mut token: ink::contract_ref!(PSP22) = self.token.into();
+            match token
+                .call_mut()
+                .transfer_from(caller, me, amount, Vec::new())
+                .try_invoke()
+            {
+                Ok(Ok(Ok(()))) => {}
+                _ => return Err(VenueError::TokenTransferFailed),
+            }
+            match token.call_mut().approve(self.engine, amount).try_invoke() {
+                Ok(Ok(Ok(()))) => {}
+                _ => return Err(VenueError::TokenTransferFailed),
+            }
+            let deposit = build_call::<DefaultEnvironment>()
+                .call(self.engine)
+                .exec_input(
+                    ExecutionInput::new(Selector::new(ink::selector_bytes!("deposit")))
+                        .push_arg(amount),
+                )
+                .returns::<core::result::Result<(), EngineError>>()
+                .try_invoke();
+            engine_error(deposit)
+        }
+
+        /// The price a trader pays (buy) or gets (sell) now, and whether the market only
+        /// accepts reductions.
+        #[ink(message)]
+        pub fn quote(&self, buy: bool) -> Result<(Fixed, bool)> {
+            let risk = engine_error(
+                self.engine_ref()
+                    .call()
+                    .market_risk(self.market)
+                    .try_invoke(),
+            )?;
+            let factor = if buy {
+                Fixed::ONE.saturating_add(self.half_spread)
+            } else {
+                Fixed::ONE.saturating_sub(self.half_spread)
+            };
+            let price = risk
+                .oracle
+                .checked_mul(factor)
+                .map_err(|_| VenueError::InvalidSize)?;
+            Ok((price, risk.breaker != BreakerState::Normal))
+        }
+
+        /// Trades `size` (signed: + buys) for the caller against the venue's liquidity.
+        #[ink(message)]
+        pub fn trade(&mut self, size: i128) -> Result<()> {
+            if size == 0 {
+                return Err(VenueError::InvalidSize);
+            }
+            let trader = self.env().caller();
+            let buy = size > 0;
+            let (price, restricted) = self.quote(buy)?;
+            let allowed = engine_error(
+                self.engine_ref()
+                    .call()
+                    .max_position(trader, self.market, buy, price, self.fee_rate)
+                    .try_invoke(),
+            )?;
+            let magnitude = size.checked_abs().ok_or(VenueError::InvalidSize)?;
+            if magnitude > allowed {
+                // In reduce-only the engine allows only the reducing part: say why.
+                return Err(if restricted {
+                    VenueError::ReduceOnly
+                } else {
+                    VenueError::TooLarge(allowed)
+                });
+            }
+            // Notional in quote base units: the engine prices size x price with the market's
+            // decimals; the fee is charged on the same amount.
+            let notional = ballast_math::Decimals { base: 8, quote: 6 }
+                .quote_value(magnitude, price, Rounding::Ceil)
+                .map_err(|_| VenueError::InvalidSize)?;
+            let fee = self
+                .fee_rate
+                .mul_amount(notional, Rounding::Floor)
+                .map_err(|_| VenueError::InvalidSize)?;
+            let fee = u128::try_from(fee).map_err(|_| VenueError::InvalidSize)?;
+            let me = self.env().account_id();
+            let treasury = self.treasury;
+            engine_error(
+                self.engine_ref()
+                    .call_mut()
+                    .fill(self.market, trader, me, size, price, fee, 0, treasury)
+                    .try_invoke(),
+            )?;
+            self.env().emit_event(Traded {
+                trader,
+                size,
+                price,
+                fee,
+            });
+            Ok(())
+        }
+
+        /// Charges funding from the venue's skew since the last update: longs pay when traders
+        /// are net long (the venue short), rate = funding_per_hour * skew / skew_scale, clamped
+        /// to +-funding_per_hour. Anyone may call it.
+        #[ink(message)]
+        pub fn update_funding(&mut self) -> Result<()> {
+            let now = self.env().block_timestamp();
+            let me = self.env().account_id();
+            let view = self.engine_ref().call().account(me).try_invoke();
+            let venue_size = match view {
+                Ok(Ok(v)) => v
+                    .positions
+                    .iter()
+                    .find(|(m, _)| *m == self.market)
+                    .map(|(_, p)| p.size)
+                    .unwrap_or(0),
+                _ => return Err(VenueError::EngineUnreachable),
+            };
+            let risk = engine_error(
+                self.engine_ref()
+                    .call()
+                    .market_risk(self.market)
+                    .try_invoke(),
+            )?;
+            // Traders' net = -venue size.
+            let skew = Fixed::from_ratio(venue_size.saturating_neg(), self.skew_scale.max(1))
+                .map_err(|_| VenueError::InvalidSize)?
+                .clamp(Fixed::from_int(-1), Fixed::ONE)
+                .map_err(|_| VenueError::InvalidSize)?;
+            let hours = Fixed::from_ratio(
+                i128::from(now.saturating_sub(self.last_funding_ms)),
+                3_600_000,
+            )
+            .map_err(|_| VenueError::InvalidSize)?;
+            let delta = self
+                .funding_per_hour
+                .checked_mul(skew)
+                .and_then(|r| r.checked_mul(hours))
+                .and_then(|r| r.checked_mul(risk.oracle))
+                .map_err(|_| VenueError::InvalidSize)?;
+            engine_error(
+                self.engine_ref()
+                    .call_mut()
+                    .update_funding(self.market, delta)
+                    .try_invoke(),
+            )?;
+            self.last_funding_ms = now;
+            Ok(())
+        }
+
+        /// The venue's market and engine.
+        #[ink(message)]
+        pub fn market(&self) -> (MarketId, AccountId) {
+            (self.market, self.engine)
+        }
+    }
+}
