@@ -824,6 +824,7 @@ mod engine {
                     .max(m.state.target.initial))?,
                 breaker: m.state.breaker.state,
                 open_interest: m.state.open_interest,
+                decimals: m.config.decimals,
             })
         }
     }

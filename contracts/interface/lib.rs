@@ -110,6 +110,9 @@ pub struct MarketRisk {
     pub breaker: BreakerState,
     /// Open interest, base units.
     pub open_interest: i128,
+    /// Token decimals of the market: sizes (base) and collateral (quote). A venue prices
+    /// notionals and fees with these.
+    pub decimals: ballast_math::Decimals,
 }
 
 /// The engine's venue-facing messages. A perp venue depends on this crate and calls the engine

@@ -10,7 +10,7 @@
 #[ink::contract]
 mod venue {
     use ballast_interface::{EngineError, VenueApi};
-    use ballast_math::{Fixed, Rounding};
+    use ballast_math::{Decimals, Fixed, Rounding};
     use ballast_risk::{BreakerState, MarketId};
     use ink::codegen::TraitCallBuilder;
     use ink::env::call::{build_call, ExecutionInput, Selector};
@@ -154,6 +154,11 @@ mod venue {
         /// accepts reductions.
         #[ink(message)]
         pub fn quote(&self, buy: bool) -> Result<(Fixed, bool)> {
+            let (price, restricted, _) = self.quote_with_decimals(buy)?;
+            Ok((price, restricted))
+        }
+
+        fn quote_with_decimals(&self, buy: bool) -> Result<(Fixed, bool, Decimals)> {
             let risk = engine_error(
                 self.engine_ref()
                     .call()
@@ -169,7 +174,7 @@ mod venue {
                 .oracle
                 .checked_mul(factor)
                 .map_err(|_| VenueError::InvalidSize)?;
-            Ok((price, risk.breaker != BreakerState::Normal))
+            Ok((price, risk.breaker != BreakerState::Normal, risk.decimals))
         }
 
         /// Trades `size` (signed: + buys) for the caller against the venue's liquidity.
@@ -180,7 +185,7 @@ mod venue {
             }
             let trader = self.env().caller();
             let buy = size > 0;
-            let (price, restricted) = self.quote(buy)?;
+            let (price, restricted, decimals) = self.quote_with_decimals(buy)?;
             let allowed = engine_error(
                 self.engine_ref()
                     .call()
@@ -196,9 +201,9 @@ mod venue {
                     VenueError::TooLarge(allowed)
                 });
             }
-            // Notional in quote base units: the engine prices size x price with the market's
-            // decimals; the fee is charged on the same amount.
-            let notional = ballast_math::Decimals { base: 8, quote: 6 }
+            // Notional in quote base units with the market's decimals, as the engine prices it;
+            // the fee is charged on the same amount.
+            let notional = decimals
                 .quote_value(magnitude, price, Rounding::Ceil)
                 .map_err(|_| VenueError::InvalidSize)?;
             let fee = self
