@@ -455,22 +455,36 @@ mod engine {
             }
         }
 
-        fn store_account(&mut self, who: AccountId, account: &Account) {
-            let old = self.accounts.get(who).unwrap_or_default();
-            for m in &old.markets {
-                if account.position(*m).is_none() {
+        /// Writes what changed between `before` (as loaded) and `after`: positions that moved,
+        /// positions that closed, and the account record. Untouched positions cost nothing.
+        fn store_account(&mut self, who: AccountId, before: &Account, after: &Account) {
+            for (m, _) in &before.positions {
+                if after.position(*m).is_none() {
                     self.positions.remove((who, *m));
                 }
             }
-            for (m, p) in &account.positions {
-                self.positions.insert((who, *m), p);
+            for (m, p) in &after.positions {
+                if before.position(*m) != Some(p) {
+                    self.positions.insert((who, *m), p);
+                }
             }
-            let record = AccountRecord {
-                collateral: account.collateral,
-                being_liquidated: account.being_liquidated,
-                markets: account.positions.iter().map(|(m, _)| *m).collect(),
-            };
-            self.accounts.insert(who, &record);
+            let same_markets = before.positions.len() == after.positions.len()
+                && before
+                    .positions
+                    .iter()
+                    .zip(&after.positions)
+                    .all(|((a, _), (b, _))| a == b);
+            if before.collateral != after.collateral
+                || before.being_liquidated != after.being_liquidated
+                || !same_markets
+            {
+                let record = AccountRecord {
+                    collateral: after.collateral,
+                    being_liquidated: after.being_liquidated,
+                    markets: after.positions.iter().map(|(m, _)| *m).collect(),
+                };
+                self.accounts.insert(who, &record);
+            }
         }
 
         fn markets_of(&self, accounts: &[&Account], extra: Option<MarketId>) -> Vec<MarketId> {
@@ -495,7 +509,8 @@ mod engine {
             self.not_halted()?;
             let caller = self.env().caller();
             let signed = positive_amount(amount)?;
-            let mut account = self.load_account(caller);
+            let before = self.load_account(caller);
+            let mut account = before.clone();
             ops::deposit(&mut account, signed)?;
             let net = self
                 .net_deposits
@@ -511,7 +526,7 @@ mod engine {
                 Ok(Ok(Ok(()))) => {}
                 _ => return Err(EngineError::TokenTransferFailed),
             }
-            self.store_account(caller, &account);
+            self.store_account(caller, &before, &account);
             self.net_deposits = net;
             self.env().emit_event(Deposited {
                 account: caller,
@@ -559,7 +574,8 @@ mod engine {
             self.not_halted()?;
             let caller = self.env().caller();
             let signed = positive_amount(amount)?;
-            let mut account = self.load_account(caller);
+            let before = self.load_account(caller);
+            let mut account = before.clone();
             let loaded = self.load_markets(&self.markets_of(&[&account], None))?;
             ops::withdraw(&mut account, &loaded.markets, signed)?;
             let net = self
@@ -567,7 +583,7 @@ mod engine {
                 .checked_sub(signed)
                 .ok_or(EngineError::InvalidAmount)?;
             // Effects before the external call; a failed transfer reverts them all.
-            self.store_account(caller, &account);
+            self.store_account(caller, &before, &account);
             self.store_markets(&loaded, None);
             self.net_deposits = net;
             let mut token = self.token_ref();
@@ -598,14 +614,14 @@ mod engine {
             if liquidator == account {
                 return Err(EngineError::SameAccount);
             }
-            let mut a = self.load_account(account);
-            let mut l = self.load_account(liquidator);
+            let (a0, l0) = (self.load_account(account), self.load_account(liquidator));
+            let (mut a, mut l) = (a0.clone(), l0.clone());
             let mut loaded = self.load_markets(&self.markets_of(&[&a, &l], Some(market)))?;
             let mut fund = self.insurance_fund;
             let outcome =
                 liquidation::liquidate(&mut loaded.markets, &mut a, &mut l, market, &mut fund)?;
-            self.store_account(account, &a);
-            self.store_account(liquidator, &l);
+            self.store_account(account, &a0, &a);
+            self.store_account(liquidator, &l0, &l);
             self.store_markets(&loaded, Some(market));
             self.insurance_fund = fund;
             self.env().emit_event(Liquidated {
@@ -700,20 +716,21 @@ mod engine {
                 taker_fee: i128::try_from(taker_fee).map_err(|_| EngineError::InvalidAmount)?,
                 maker_fee: i128::try_from(maker_fee).map_err(|_| EngineError::InvalidAmount)?,
             };
-            let mut t = self.load_account(taker);
-            let mut m = self.load_account(maker);
+            let (t0, m0) = (self.load_account(taker), self.load_account(maker));
+            let (mut t, mut m) = (t0.clone(), m0.clone());
             let mut loaded = self.load_markets(&self.markets_of(&[&t, &m], Some(market)))?;
             let outcome = ops::apply_fill(&mut loaded.markets, &mut t, &mut m, &fill)?;
-            self.store_account(taker, &t);
-            self.store_account(maker, &m);
+            self.store_account(taker, &t0, &t);
+            self.store_account(maker, &m0, &m);
             self.store_markets(&loaded, Some(market));
             if outcome.fees > 0 {
-                let mut recipient = self.load_account(fee_recipient);
+                let before = self.load_account(fee_recipient);
+                let mut recipient = before.clone();
                 recipient.collateral = recipient
                     .collateral
                     .checked_add(outcome.fees)
                     .ok_or(EngineError::InvalidAmount)?;
-                self.store_account(fee_recipient, &recipient);
+                self.store_account(fee_recipient, &before, &recipient);
             }
             self.env().emit_event(Filled {
                 market,
