@@ -221,6 +221,37 @@ fn days_in_month(year: i64, month: u32) -> Option<u32> {
     })
 }
 
+/// The inverse of [`days_from_civil`]: (year, month, day) of a day count since 1970-01-01
+/// (Howard Hinnant's civil_from_days), for printing replay times.
+#[allow(
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// `YYYY-MM-DD HH:MM` (UTC) of a millisecond timestamp.
+#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_wrap)]
+pub fn format_timestamp_ms(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        (secs % 86_400) / 3600,
+        (secs % 3600) / 60
+    )
+}
+
 /// Days from 1970-01-01 to the proleptic Gregorian date `year-month-day` (negative before),
 /// by Howard Hinnant's `days_from_civil`: shift the year to start in March so the leap day is
 /// last, then count whole 400-year eras (146,097 days each), years of the era, and days of the

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use ballast_math::{Decimals, Fixed, Rounding};
-use ballast_oracle::candles::{read_csv, Candle};
+use ballast_oracle::candles::{format_timestamp_ms, read_csv, Candle};
 use ballast_oracle::{FeedState, OracleConfig, Report};
 use ballast_risk::breaker::BreakerState;
 use ballast_risk::feed::observe;
@@ -27,22 +27,9 @@ const MINUTE: u64 = 60_000;
 /// Reference position for the leverage figures: 100,000 USD of notional (first tier).
 const REFERENCE_NOTIONAL: i128 = 100_000 * 1_000_000;
 
-/// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's civil_from_days).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
+/// The UTC date of a millisecond timestamp.
 fn day_of(ms: u64) -> String {
-    let (y, m, d) = civil_from_days((ms / 86_400_000) as i64);
-    format!("{y:04}-{m:02}-{d:02}")
+    format_timestamp_ms(ms)[..10].to_string()
 }
 
 fn f(x: Fixed) -> f64 {

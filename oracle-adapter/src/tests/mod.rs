@@ -514,3 +514,23 @@ fn same_block_reports_commute_even_for_a_new_market() {
     let b = apply(&[1, 4, 0, 3, 2], &base, T0 + 40 * SEC);
     assert_eq!(a, b);
 }
+
+#[cfg(feature = "std")]
+#[test]
+fn dates_round_trip_and_format() {
+    use crate::candles::{
+        civil_from_days, days_from_civil, format_timestamp_ms, parse_timestamp_ms,
+    };
+    for (y, m, d) in [
+        (1970, 1, 1),
+        (2022, 11, 8),
+        (2024, 2, 29),
+        (2025, 5, 5),
+        (2000, 3, 1),
+    ] {
+        let days = days_from_civil(y, m, d).unwrap();
+        assert_eq!(civil_from_days(days), (y, m, d));
+    }
+    let ms = parse_timestamp_ms("2022-11-08 19:30:00").unwrap();
+    assert_eq!(format_timestamp_ms(ms), "2022-11-08 19:30");
+}

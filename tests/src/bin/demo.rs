@@ -14,7 +14,7 @@
 
 use ballast_drink_tests::replay::{default_traders, run};
 use ballast_drink_tests::{Fixed, Harness, USD};
-use ballast_oracle::candles::{parse_timestamp_ms, read_csv};
+use ballast_oracle::candles::{format_timestamp_ms, parse_timestamp_ms, read_csv};
 
 fn f(x: Fixed) -> f64 {
     x.to_bits() as f64 / 2f64.powi(48)
@@ -24,16 +24,9 @@ fn usd(x: i128) -> f64 {
     x as f64 / USD as f64
 }
 
+/// `MM-DD HH:MM` (UTC) of a block time.
 fn when(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = secs / 86_400;
-    // 2022-11-01 is day 19297 since 1970-01-01.
-    format!(
-        "11-{:02} {:02}:{:02}",
-        days as i64 - 19_297 + 1,
-        (secs % 86_400) / 3600,
-        (secs % 3600) / 60
-    )
+    format_timestamp_ms(ms)[5..].to_string()
 }
 
 fn main() {
