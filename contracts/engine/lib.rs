@@ -263,29 +263,30 @@ mod engine {
         #[ink(message)]
         pub fn halt_market(&mut self, market: MarketId) -> Result<()> {
             self.only_guardian_or_owner()?;
-            let mut state = self
-                .market_states
-                .get(market)
-                .ok_or(EngineError::UnknownMarket)?;
-            if let Some(t) = state.breaker.pause(self.env().block_timestamp()) {
-                self.emit_breaker(market, t);
-            }
-            self.market_states.insert(market, &state);
-            Ok(())
+            self.change_breaker(market, ballast_risk::Breaker::pause)
         }
 
         /// Owner resume of a halted market.
         #[ink(message)]
         pub fn resume_market(&mut self, market: MarketId) -> Result<()> {
             self.only_owner()?;
+            self.change_breaker(market, ballast_risk::Breaker::resume)
+        }
+
+        /// Applies a pause or resume to a market's breaker, emitting the transition.
+        fn change_breaker(
+            &mut self,
+            market: MarketId,
+            change: fn(&mut ballast_risk::Breaker, u64) -> Option<ballast_risk::BreakerTransition>,
+        ) -> Result<()> {
             let mut state = self
                 .market_states
                 .get(market)
                 .ok_or(EngineError::UnknownMarket)?;
-            if let Some(t) = state.breaker.resume(self.env().block_timestamp()) {
+            if let Some(t) = change(&mut state.breaker, self.env().block_timestamp()) {
                 self.emit_breaker(market, t);
+                self.market_states.insert(market, &state);
             }
-            self.market_states.insert(market, &state);
             Ok(())
         }
 
@@ -503,6 +504,20 @@ mod engine {
             self.token.into()
         }
 
+        /// Pulls `amount` of the collateral token from `from` (who approved the engine).
+        fn pull_tokens(&self, from: AccountId, amount: u128) -> Result<()> {
+            let me = self.env().account_id();
+            let mut token = self.token_ref();
+            match token
+                .call_mut()
+                .transfer_from(from, me, amount, Vec::new())
+                .try_invoke()
+            {
+                Ok(Ok(Ok(()))) => Ok(()),
+                _ => Err(EngineError::TokenTransferFailed),
+            }
+        }
+
         /// Deposits `amount` of the collateral token (the caller must have approved the engine).
         #[ink(message)]
         pub fn deposit(&mut self, amount: u128) -> Result<()> {
@@ -516,16 +531,7 @@ mod engine {
                 .net_deposits
                 .checked_add(signed)
                 .ok_or(EngineError::InvalidAmount)?;
-            let me = self.env().account_id();
-            let mut token = self.token_ref();
-            match token
-                .call_mut()
-                .transfer_from(caller, me, amount, Vec::new())
-                .try_invoke()
-            {
-                Ok(Ok(Ok(()))) => {}
-                _ => return Err(EngineError::TokenTransferFailed),
-            }
+            self.pull_tokens(caller, amount)?;
             self.store_account(caller, &before, &account);
             self.net_deposits = net;
             self.env().emit_event(Deposited {
@@ -549,16 +555,7 @@ mod engine {
                 .net_deposits
                 .checked_add(signed)
                 .ok_or(EngineError::InvalidAmount)?;
-            let me = self.env().account_id();
-            let mut token = self.token_ref();
-            match token
-                .call_mut()
-                .transfer_from(caller, me, amount, Vec::new())
-                .try_invoke()
-            {
-                Ok(Ok(Ok(()))) => {}
-                _ => return Err(EngineError::TokenTransferFailed),
-            }
+            self.pull_tokens(caller, amount)?;
             self.insurance_fund = fund;
             self.net_deposits = net;
             self.env().emit_event(InsuranceFunded {

@@ -99,7 +99,8 @@ impl Ledger {
             .ok_or(RiskError::NoPosition)?;
         let mut l = self.accounts.get(&liquidator).cloned().unwrap_or_default();
         let mut fund = self.insurance_fund;
-        let outcome = ops::liquidate(&mut self.markets, &mut a, &mut l, market, &mut fund)?;
+        let outcome =
+            crate::liquidation::liquidate(&mut self.markets, &mut a, &mut l, market, &mut fund)?;
         self.accounts.insert(liquidatee, a);
         self.accounts.insert(liquidator, l);
         self.insurance_fund = fund;

@@ -411,15 +411,3 @@ pub fn update_funding(ctx: &mut MarketCtx, delta_index: Fixed) -> RiskResult<()>
     ctx.state.last_funding_ms = ctx.state.last_funding_ms.max(ctx.now_ms);
     Ok(())
 }
-
-/// Liquidates one chunk of `liquidatee`'s position in `market`; `liquidator` takes it over at
-/// the oracle price. See the module docs of [`crate::liquidation`] for the rules.
-pub fn liquidate(
-    markets: &mut [MarketCtx],
-    liquidatee: &mut Account,
-    liquidator: &mut Account,
-    market: MarketId,
-    insurance_fund: &mut i128,
-) -> RiskResult<LiquidationOutcome> {
-    crate::liquidation::liquidate(markets, liquidatee, liquidator, market, insurance_fund)
-}
