@@ -59,6 +59,15 @@ pub struct Gas {
     pub proof_size: u64,
 }
 
+/// What a round of feeder reports produced.
+#[derive(Default)]
+pub struct Reported {
+    /// Weight of each report.
+    pub gas: Vec<Gas>,
+    /// Breaker transitions, in order.
+    pub transitions: Vec<ballast_interface::events::BreakerChanged>,
+}
+
 /// How a call ended when it did not return a decodable value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallFailure {
@@ -195,6 +204,43 @@ impl Harness {
         let address = result.result.expect("deploys").account_id;
         selectors_of(&bundle, &address, &mut self.selectors);
         address
+    }
+
+    /// Lists `market` as the owner and gives `feeders` the report slots 0, 1, ... in order.
+    pub fn list_market_with_feeders(
+        &mut self,
+        market: u32,
+        config: MarketConfig,
+        oracle: OracleConfig,
+        feeders: &[AccountId32],
+    ) {
+        let owner = self.owner.clone();
+        self.engine::<()>(&owner, "list_market", (market, config, oracle))
+            .expect("list market");
+        for (slot, f) in feeders.iter().enumerate() {
+            let slot = u8::try_from(slot).expect("slot");
+            self.engine::<()>(&owner, "set_feeder", (market, f.clone(), Some(slot)))
+                .expect("set feeder");
+        }
+    }
+
+    /// Every feeder reports `price` (confidence 1 bp of it) stamped now. Returns the weight of
+    /// each report and the breaker transitions they emitted, in order.
+    pub fn report(&mut self, market: u32, feeders: &[AccountId32], price: Fixed) -> Reported {
+        let now = self.now_ms;
+        let confidence = price
+            .checked_mul(Fixed::from_ratio(1, 10_000).expect("ratio"))
+            .expect("confidence");
+        let mut reported = Reported::default();
+        for f in feeders {
+            self.engine::<()>(f, "submit_report", (market, price, confidence, now))
+                .expect("report accepted");
+            reported.gas.push(self.last_gas);
+            reported
+                .transitions
+                .extend(self.engine_events::<ballast_interface::events::BreakerChanged>());
+        }
+        reported
     }
 
     /// Sets the block time (ms). drink would otherwise use the wall clock for new blocks.

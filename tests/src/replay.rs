@@ -132,17 +132,15 @@ fn record(report: &mut ReplayReport, label: &'static str, gas: Gas) {
 
 fn report_price(h: &mut Harness, a: &Actors, report: &mut ReplayReport, price: Fixed) {
     let now = h.now_ms;
-    let confidence = price
-        .checked_mul(Fixed::from_ratio(1, 10_000).expect("ratio"))
-        .expect("confidence");
-    for f in a.feeders.clone() {
-        h.engine::<()>(&f, "submit_report", (MARKET, price, confidence, now))
-            .expect("report accepted");
-        record(report, "submit_report", h.last_gas);
-        for e in h.engine_events::<BreakerChanged>() {
-            report.breaker_events.push((now, e));
-        }
-    }
+    let reported = h.report(MARKET, &a.feeders, price);
+    report
+        .gas
+        .entry("submit_report")
+        .or_default()
+        .extend(reported.gas);
+    report
+        .breaker_events
+        .extend(reported.transitions.into_iter().map(|e| (now, e)));
 }
 
 fn oracle(h: &mut Harness) -> Fixed {
@@ -277,12 +275,7 @@ pub fn run(
         max_liquidation_age_ms: 120 * MINUTE,
         ..OracleConfig::default()
     };
-    h.engine::<()>(&owner, "list_market", (MARKET, config, oracle_config))
-        .expect("list market");
-    for (slot, f) in a.feeders.iter().enumerate() {
-        h.engine::<()>(&owner, "set_feeder", (MARKET, f.clone(), Some(slot as u8)))
-            .expect("feeder");
-    }
+    h.list_market_with_feeders(MARKET, config, oracle_config, &a.feeders);
     h.engine::<()>(&owner, "set_venue", (a.venue.clone(), true))
         .expect("venue");
     h.give_tokens(&owner, insurance_seed_usd * USD);

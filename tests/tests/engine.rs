@@ -22,7 +22,6 @@ fn feeders() -> [drink::AccountId32; 3] {
 /// Token, engine, one BTC market with three feeders and a first price of 20,000.
 fn world() -> Harness {
     let mut h = Harness::new(T0);
-    let owner = h.owner.clone();
     for n in [2u8, 3, 4, 5, 6, 11, 12, 13, 20] {
         h.fund_native(&account(n));
     }
@@ -30,29 +29,13 @@ fn world() -> Harness {
         base: 8,
         quote: QUOTE_DECIMALS,
     });
-    h.engine::<()>(
-        &owner,
-        "list_market",
-        (MARKET, config, OracleConfig::default()),
-    )
-    .expect("list");
-    for (slot, f) in feeders().iter().enumerate() {
-        h.engine::<()>(&owner, "set_feeder", (MARKET, f.clone(), Some(slot as u8)))
-            .expect("feeder");
-    }
+    h.list_market_with_feeders(MARKET, config, OracleConfig::default(), &feeders());
     report_all(&mut h, Fixed::from_int(20_000));
     h
 }
 
 fn report_all(h: &mut Harness, price: Fixed) {
-    let now = h.now_ms;
-    let confidence = price
-        .checked_mul(Fixed::from_ratio(1, 10_000).unwrap())
-        .unwrap();
-    for f in feeders() {
-        h.engine::<()>(&f, "submit_report", (MARKET, price, confidence, now))
-            .expect("report");
-    }
+    h.report(MARKET, &feeders(), price);
 }
 
 fn deposit(h: &mut Harness, who: &drink::AccountId32, amount: u128) {

@@ -120,20 +120,15 @@ fn default_config() -> MarketConfig {
 /// Token, engine, one BTC market with three feeders and a first price of 20,000.
 fn world() -> Harness {
     let mut h = Harness::new(T0);
-    let owner = h.owner.clone();
     for n in [2u8, 3, 4, 5, 6, 11, 12, 13, 20] {
         h.fund_native(&account(n));
     }
-    h.engine::<()>(
-        &owner,
-        "list_market",
-        (MARKET, default_config(), OracleConfig::default()),
-    )
-    .expect("list");
-    for (slot, f) in feeders().iter().enumerate() {
-        h.engine::<()>(&owner, "set_feeder", (MARKET, f.clone(), Some(slot as u8)))
-            .expect("feeder");
-    }
+    h.list_market_with_feeders(
+        MARKET,
+        default_config(),
+        OracleConfig::default(),
+        &feeders(),
+    );
     report_all(&mut h, px(20_000));
     h
 }
@@ -154,15 +149,7 @@ fn setup() -> Harness {
 /// All three feeders report `price` (confidence 1 bp) stamped now; returns the breaker
 /// transitions the reports emitted, in order.
 fn report_all(h: &mut Harness, price: Fixed) -> Vec<BreakerChanged> {
-    let now = h.now_ms;
-    let confidence = price.checked_mul(ratio(1, 10_000)).unwrap();
-    let mut transitions = vec![];
-    for f in feeders() {
-        h.engine::<()>(&f, "submit_report", (MARKET, price, confidence, now))
-            .expect("report");
-        transitions.extend(h.engine_events::<BreakerChanged>());
-    }
-    transitions
+    h.report(MARKET, &feeders(), price).transitions
 }
 
 fn deposit(h: &mut Harness, who: &AccountId32, amount: u128) {

@@ -40,16 +40,9 @@ struct World {
 }
 
 fn report(w: &mut World, market: u32, price: Fixed) {
-    let now = w.h.now_ms;
-    let confidence = price
-        .checked_mul(Fixed::from_ratio(1, 10_000).unwrap())
-        .unwrap();
     let base = if market == BTC_MARKET { 0 } else { 3 };
-    let feeders: Vec<AccountId32> = w.feeders.iter().skip(base).take(3).cloned().collect();
-    for f in feeders {
-        w.h.engine::<()>(&f, "submit_report", (market, price, confidence, now))
-            .expect("report");
-    }
+    let feeders = w.feeders[base..base + 3].to_vec();
+    w.h.report(market, &feeders, price);
 }
 
 fn venue_call<T: Decode>(
@@ -91,16 +84,12 @@ fn world() -> World {
             base: 8,
             quote: QUOTE_DECIMALS,
         });
-        h.engine::<()>(
-            &owner,
-            "list_market",
-            (market, config, OracleConfig::default()),
-        )
-        .unwrap();
-        for (slot, f) in feeders[base..base + 3].iter().enumerate() {
-            h.engine::<()>(&owner, "set_feeder", (market, f.clone(), Some(slot as u8)))
-                .unwrap();
-        }
+        h.list_market_with_feeders(
+            market,
+            config,
+            OracleConfig::default(),
+            &feeders[base..base + 3],
+        );
     }
     let venue_a = deploy_venue(&mut h, BTC_MARKET, &treasury, 10);
     let venue_b = deploy_venue(&mut h, ETH_MARKET, &treasury, 11);

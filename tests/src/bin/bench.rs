@@ -35,15 +35,8 @@ impl Bench {
     }
 
     fn report_market(&mut self, market: u32, price: Fixed) {
-        let now = self.h.now_ms;
-        let confidence = price
-            .checked_mul(Fixed::from_ratio(1, 10_000).unwrap())
-            .unwrap();
-        for f in self.feeders[market as usize - 1].clone() {
-            self.h
-                .engine::<()>(&f, "submit_report", (market, price, confidence, now))
-                .expect("report");
-        }
+        let feeders = self.feeders[market as usize - 1].clone();
+        self.h.report(market, &feeders, price);
     }
 
     fn report_all(&mut self, price: Fixed) {
@@ -137,16 +130,13 @@ fn main() {
             base: 8,
             quote: QUOTE_DECIMALS,
         });
-        b.h.engine::<()>(&owner, "list_market", (m, config, oracle))
-            .expect("list");
         let accounts: Vec<AccountId32> = (0..feeders)
             .map(|i| account(100 + (m as u8) * 8 + i))
             .collect();
-        for (slot, f) in accounts.iter().enumerate() {
+        for f in &accounts {
             b.h.fund_native(f);
-            b.h.engine::<()>(&owner, "set_feeder", (m, f.clone(), Some(slot as u8)))
-                .expect("feeder");
         }
+        b.h.list_market_with_feeders(m, config, oracle, &accounts);
         b.feeders.push(accounts);
     }
     b.h.engine::<()>(&owner, "set_venue", (venue.clone(), true))
