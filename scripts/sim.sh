@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Cascade simulator (crate `sim`, binary `ballast-sim`).
+#
+#   scripts/sim.sh crashes [--update-docs]
+#       LUNA (2022-05) and FTX (2022-11) replays of the BTC file, 2,000 accounts, seeds 1..5,
+#       every protocol; Markdown tables, plots in target/sim/{luna,ftx}/ and one JSON line per
+#       crash. --update-docs copies the plots to docs/sim/ (the README shows them).
+#   scripts/sim.sh depth
+#       The same two crashes at depth ratios 1.0, 0.2 and 0.05 (baseline and Ballast).
+#   scripts/sim.sh scale
+#       10,000 and then 20,000 accounts over the whole BTC file (baseline and Ballast, one
+#       thread), printing the run time of each.
+#   scripts/sim.sh replay ARGS...
+#       Passes ARGS to `ballast-sim replay` (see `ballast-sim replay --help`).
+#
+# DATA=FILE.csv overrides the candle file (default ../shared/data/btcusdt-1h-2022-2025.csv).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data=${DATA:-../shared/data/btcusdt-1h-2022-2025.csv}
+if [[ ! -f "$data" ]]; then
+    echo "candle file $data not found (set DATA=FILE.csv)" >&2
+    exit 1
+fi
+cargo build -q --release -p ballast-sim
+sim=target/release/ballast-sim
+mode=${1:-crashes}
+shift || true
+
+crash() { # name from to [args...]
+    local name=$1 from=$2 to=$3
+    shift 3
+    "$sim" replay --data "$data" --from "$from" --to "$to" --seeds 5 --out "target/sim/$name" "$@"
+}
+
+case "$mode" in
+crashes)
+    crash luna 2022-05-01 2022-06-01
+    crash ftx 2022-11-01 2022-12-01
+    if [[ "${1:-}" == "--update-docs" ]]; then
+        mkdir -p docs/sim
+        for name in luna ftx; do
+            for plot in price leverage liquidations; do
+                cp "target/sim/$name/$plot.svg" "docs/sim/$name-$plot.svg"
+            done
+        done
+        echo "plots copied to docs/sim/"
+    fi
+    ;;
+depth)
+    for depth in 1.0 0.2 0.05; do
+        crash "luna-depth-$depth" 2022-05-01 2022-06-01 --depth-ratio "$depth" \
+            --protocols baseline,ballast --no-plots
+        crash "ftx-depth-$depth" 2022-11-01 2022-12-01 --depth-ratio "$depth" \
+            --protocols baseline,ballast --no-plots
+    done
+    ;;
+scale)
+    for accounts in 10000 20000; do
+        start=$(date +%s)
+        "$sim" replay --data "$data" --accounts "$accounts" --protocols baseline,ballast \
+            --threads 1 --no-plots --out "target/sim/scale-$accounts"
+        echo "scale: $accounts accounts, whole file, 2 protocols on one thread: $(( $(date +%s) - start )) s"
+    done
+    ;;
+replay)
+    "$sim" replay "$@"
+    ;;
+*)
+    echo "usage: scripts/sim.sh crashes [--update-docs] | depth | scale | replay ARGS..." >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,210 @@
+//! The market outside Ballast: the exogenous price path built from candles, and the finite
+//! depth that forced flow (liquidations, stop-losses) trades against.
+//!
+//! Impact model. `depth` is the notional (quote whole units) resting within 1% of mid on each
+//! side. Forced flow of notional `q` within one tick moves the price by
+//! `1% * q / depth` up to `q = depth` and by `1% * sqrt(q / depth)` beyond (linear through the
+//! visible book, square-root law past it, as in the liquidity-adjusted sizing design). The move
+//! is applied to a log offset between the simulated and the exogenous price; the book refills,
+//! so the offset decays with a half-life (`resilience`). The simulated price is
+//! `exogenous * exp(offset)`. Voluntary opens and closes are taken to be part of the organic
+//! flow already in the candles and do not move the price; only forced flow does. Depth does
+//! not thin in stress here (real books do): this understates cascades in both protocols.
+
+use ballast_oracle::candles::Candle;
+
+/// Milliseconds per minute.
+pub const MINUTE_MS: u64 = 60_000;
+
+/// Relative price move of forced flow `q` against `depth` (both quote whole units).
+pub fn impact_fraction(q: f64, depth: f64) -> f64 {
+    if q <= 0.0 || depth <= 0.0 {
+        return 0.0;
+    }
+    let x = q / depth;
+    0.01 * if x <= 1.0 { x } else { x.sqrt() }
+}
+
+/// Price impact state: the log offset of the simulated price from the exogenous one.
+#[derive(Debug, Clone, Copy)]
+pub struct Impact {
+    /// Depth within 1% of mid, quote whole units.
+    pub depth: f64,
+    /// Half-life of the offset, ms.
+    pub half_life_ms: f64,
+    /// ln(simulated / exogenous).
+    pub log_offset: f64,
+}
+
+impl Impact {
+    /// No offset yet.
+    pub fn new(depth: f64, half_life_ms: f64) -> Impact {
+        Impact {
+            depth,
+            half_life_ms,
+            log_offset: 0.0,
+        }
+    }
+
+    /// The book refills over `dt_ms`.
+    pub fn decay(&mut self, dt_ms: u64) {
+        if self.half_life_ms > 0.0 {
+            self.log_offset *= 0.5f64.powf(dt_ms as f64 / self.half_life_ms);
+        }
+    }
+
+    /// Net forced flow of one tick: positive buys, negative sells (quote whole units).
+    pub fn trade(&mut self, net_flow: f64) {
+        let f = impact_fraction(net_flow.abs(), self.depth).min(0.5);
+        self.log_offset += if net_flow >= 0.0 {
+            f.ln_1p()
+        } else {
+            (-f).ln_1p()
+        };
+    }
+
+    /// The simulated price for an exogenous one.
+    pub fn apply(&self, exogenous: f64) -> f64 {
+        exogenous * self.log_offset.exp()
+    }
+}
+
+/// One tick of the exogenous path.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tick {
+    /// Time, ms since the epoch.
+    pub at_ms: u64,
+    /// Exogenous price.
+    pub price: f64,
+    /// A candle covers this time (feeders report); false inside data gaps.
+    pub live: bool,
+}
+
+fn to_f64(x: ballast_math::Fixed) -> f64 {
+    x.to_bits() as f64 / 281_474_976_710_656.0
+}
+
+/// The bar length of a candle series: the most common spacing (hourly or finer).
+pub fn bar_ms(candles: &[Candle]) -> u64 {
+    let mut gaps: Vec<u64> = candles
+        .windows(2)
+        .map(|w| w[1].timestamp_ms.saturating_sub(w[0].timestamp_ms))
+        .filter(|g| *g > 0)
+        .collect();
+    gaps.sort_unstable();
+    gaps.get(gaps.len().saturating_sub(1) / 2)
+        .copied()
+        .unwrap_or(3_600_000)
+}
+
+/// The exogenous path at a fixed tick: each bar visits open, the extreme against the close's
+/// direction, the other extreme and the close at quarters of the bar (the adverse extreme
+/// first, as the risk replay does), linearly interpolated between those points. Ticks are
+/// `min(5 min, bar / 4)` apart. Ticks inside a data gap carry the last close and are not live.
+pub fn exogenous_path(candles: &[Candle]) -> (Vec<Tick>, u64) {
+    let bar = bar_ms(candles);
+    let tick = (5 * MINUTE_MS).min(bar / 4).max(1);
+    let mut points: Vec<(u64, f64)> = Vec::with_capacity(candles.len() * 4);
+    for c in candles {
+        let (first, second) = if c.close >= c.open {
+            (c.low, c.high)
+        } else {
+            (c.high, c.low)
+        };
+        for (k, p) in [c.open, first, second, c.close].into_iter().enumerate() {
+            points.push((c.timestamp_ms + bar * k as u64 / 4, to_f64(p)));
+        }
+    }
+    let mut ticks = Vec::new();
+    let (Some(first), Some(last)) = (points.first(), candles.last()) else {
+        return (ticks, tick);
+    };
+    let end = last.timestamp_ms + bar;
+    let mut i = 0usize; // candle index covering or preceding `t`
+    let mut j = 0usize; // point index with points[j].0 <= t
+    let mut t = first.0;
+    while t < end {
+        while i + 1 < candles.len() && candles[i + 1].timestamp_ms <= t {
+            i += 1;
+        }
+        while j + 1 < points.len() && points[j + 1].0 <= t {
+            j += 1;
+        }
+        let live = t >= candles[i].timestamp_ms && t < candles[i].timestamp_ms + bar;
+        let (t0, p0) = points[j];
+        let price = match points.get(j + 1) {
+            Some(&(t1, p1)) if live && t1 > t0 && t1 <= candles[i].timestamp_ms + bar => {
+                p0 + (p1 - p0) * (t - t0) as f64 / (t1 - t0) as f64
+            }
+            _ => p0,
+        };
+        ticks.push(Tick {
+            at_ms: t,
+            price,
+            live,
+        });
+        t += tick;
+    }
+    (ticks, tick)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ballast_math::Fixed;
+
+    fn candle(ts: u64, o: i64, h: i64, l: i64, c: i64) -> Candle {
+        Candle {
+            timestamp_ms: ts,
+            open: Fixed::from_int(o),
+            high: Fixed::from_int(h),
+            low: Fixed::from_int(l),
+            close: Fixed::from_int(c),
+            volume: Fixed::ONE,
+        }
+    }
+
+    #[test]
+    fn impact_is_linear_then_square_root() {
+        assert_eq!(impact_fraction(0.0, 100.0), 0.0);
+        assert!((impact_fraction(50.0, 100.0) - 0.005).abs() < 1e-15);
+        assert!((impact_fraction(100.0, 100.0) - 0.01).abs() < 1e-15);
+        assert!((impact_fraction(400.0, 100.0) - 0.02).abs() < 1e-15);
+    }
+
+    #[test]
+    fn offset_decays_with_its_half_life() {
+        let mut i = Impact::new(1_000.0, 1_800_000.0);
+        i.trade(-1_000.0);
+        assert!((i.apply(100.0) - 99.0).abs() < 1e-9);
+        i.decay(1_800_000);
+        assert!((i.log_offset - 0.99f64.ln() / 2.0).abs() < 1e-12);
+        i.trade(500.0);
+        assert!(i.log_offset > 0.99f64.ln() / 2.0);
+    }
+
+    #[test]
+    fn path_visits_the_adverse_extreme_first_and_marks_gaps() {
+        let h = 3_600_000;
+        let candles = vec![
+            candle(0, 100, 110, 90, 95),
+            candle(h, 95, 96, 94, 96),
+            // two hours missing
+            candle(4 * h, 96, 97, 95, 97),
+        ];
+        let (ticks, step) = exogenous_path(&candles);
+        assert_eq!(step, 5 * MINUTE_MS);
+        let at = |ms: u64| ticks.iter().find(|t| t.at_ms == ms).copied().unwrap();
+        assert_eq!(at(0).price, 100.0);
+        // A falling bar goes to its high first.
+        assert_eq!(at(15 * MINUTE_MS).price, 110.0);
+        assert_eq!(at(30 * MINUTE_MS).price, 90.0);
+        assert!((at(35 * MINUTE_MS).price - (90.0 + 5.0 / 15.0 * 5.0)).abs() < 1e-9);
+        assert_eq!(at(45 * MINUTE_MS).price, 95.0);
+        assert!(at(h).live);
+        assert!(!at(2 * h + 10 * MINUTE_MS).live);
+        assert_eq!(at(2 * h + 10 * MINUTE_MS).price, 96.0);
+        assert!(at(4 * h).live);
+        assert_eq!(ticks.last().unwrap().at_ms, 5 * h - 5 * MINUTE_MS);
+    }
+}

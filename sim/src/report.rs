@@ -1,0 +1,169 @@
+//! The Markdown summary and the JSON line.
+
+use std::fmt::Write;
+
+use crate::run::{Metrics, RunResult};
+
+/// The keys of the JSON object per protocol, in order, with their values.
+fn fields(m: &Metrics) -> Vec<(&'static str, f64)> {
+    vec![
+        ("bad_debt", m.bad_debt),
+        ("liquidated_notional", m.liquidated_notional),
+        ("liquidations", m.liquidations as f64),
+        ("insurance_drawdown", m.insurance_drawdown),
+        ("max_drawdown", m.max_drawdown),
+        ("amplification", m.amplification),
+        ("calm_leverage", m.calm_leverage),
+        ("stress_leverage", m.stress_leverage),
+        ("exogenous_max_drawdown", m.exogenous_max_drawdown),
+        ("socialized", m.socialized),
+        ("liquidation_calls", m.liquidation_calls as f64),
+        ("stop_outs", m.stop_outs as f64),
+        ("opens", m.opens as f64),
+        ("mean_open_leverage", m.mean_open_leverage),
+        ("blocked_opens", m.blocked_opens as f64),
+        ("breaker_trips", m.breaker_trips as f64),
+        ("throttled", m.throttled as f64),
+    ]
+}
+
+fn number(x: f64) -> String {
+    if x.is_finite() {
+        let s = format!("{x:.6}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        if s.is_empty() || s == "-" {
+            "0".into()
+        } else {
+            s.into()
+        }
+    } else {
+        "null".into()
+    }
+}
+
+/// One JSON object: `{"baseline": {...}, "ballast": {...}, ...}`.
+pub fn json(results: &[RunResult]) -> String {
+    let mut out = String::from("{");
+    for (i, r) in results.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "\"{}\":{{", r.protocol.name());
+        for (j, (key, value)) in fields(&r.metrics).into_iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "\"{key}\":{}", number(value));
+        }
+        let _ = write!(out, ",\"conserved\":{}}}", r.metrics.conserved);
+    }
+    out.push('}');
+    out
+}
+
+fn change(base: f64, value: f64) -> String {
+    if base.abs() < 1e-9 {
+        if value.abs() < 1e-9 {
+            "0%".into()
+        } else {
+            "n/a".into()
+        }
+    } else {
+        format!("{:+.1}%", (value / base - 1.0) * 100.0)
+    }
+}
+
+/// Markdown table: one column per protocol, plus the change of Ballast against the baseline.
+pub fn markdown(results: &[RunResult]) -> String {
+    let mut out = String::new();
+    let _ = write!(out, "| metric |");
+    for r in results {
+        let _ = write!(out, " {} |", r.protocol.name());
+    }
+    let compare = results.len() >= 2;
+    if compare {
+        let _ = write!(
+            out,
+            " {} vs {} |",
+            results[1].protocol.name(),
+            results[0].protocol.name()
+        );
+    }
+    out.push('\n');
+    out.push_str("| --- |");
+    for _ in results {
+        out.push_str(" ---: |");
+    }
+    if compare {
+        out.push_str(" ---: |");
+    }
+    out.push('\n');
+    let rows: Vec<Vec<(&str, f64)>> = results.iter().map(|r| fields(&r.metrics)).collect();
+    for (k, (key, _)) in rows[0].iter().enumerate() {
+        let _ = write!(out, "| {key} |");
+        for row in &rows {
+            let v = row[k].1;
+            let cell = if v.abs() >= 100.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.4}")
+            };
+            let _ = write!(out, " {cell} |");
+        }
+        if compare {
+            let _ = write!(out, " {} |", change(rows[0][k].1, rows[1][k].1));
+        }
+        out.push('\n');
+    }
+    let _ = write!(out, "| conserved |");
+    for r in results {
+        let _ = write!(out, " {} |", r.metrics.conserved);
+    }
+    if compare {
+        out.push_str(" |");
+    }
+    out.push('\n');
+    out
+}
+
+/// Hourly samples of every run as CSV.
+pub fn samples_csv(results: &[RunResult]) -> String {
+    let mut out = String::from(
+        "protocol,timestamp,exogenous,simulated,leverage,breaker,liquidated,bad_debt,insurance,forecast_vol\n",
+    );
+    for r in results {
+        for s in &r.samples {
+            let _ = writeln!(
+                out,
+                "{},{},{:.2},{:.2},{:.4},{},{:.2},{:.2},{:.2},{:.4}",
+                r.protocol.name(),
+                ballast_oracle::candles::format_timestamp_ms(s.at_ms),
+                s.exogenous,
+                s.simulated,
+                s.leverage,
+                s.breaker,
+                s.liquidated,
+                s.bad_debt,
+                s.insurance,
+                s.forecast_vol
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_plain_json() {
+        assert_eq!(number(1.5), "1.5");
+        assert_eq!(number(2.0), "2");
+        assert_eq!(number(0.0), "0");
+        assert_eq!(number(-0.25), "-0.25");
+        assert_eq!(number(f64::NAN), "null");
+        assert_eq!(change(100.0, 10.0), "-90.0%");
+        assert_eq!(change(0.0, 0.0), "0%");
+    }
+}

@@ -1,0 +1,841 @@
+//! One simulation run: a protocol, a population and an exogenous path, through the real oracle
+//! adapter and risk core (`ballast_risk::ledger::Ledger` performs every deposit, fill and
+//! liquidation exactly as the engine contract does).
+//!
+//! Each tick:
+//! 1. the book refills (the impact offset decays) and the simulated price is the exogenous
+//!    price times the offset;
+//! 2. three feeders report the simulated price (none inside a data gap); the feed is observed,
+//!    which ramps the volatility terms and advances the breaker;
+//! 3. in one pass over the traders: a liquidator liquidates each account below maintenance,
+//!    chunk by chunk, within the throttle; a stop-loss that is hit closes at the oracle price
+//!    (forced flow); a position whose holding time is over closes (organic flow, no impact);
+//!    a trader whose wait is over opens at the leverage it wants, capped by what the protocol
+//!    allows (it retries next tick while the market is reduce-only or halted);
+//! 4. the liquidator sells what it took over to the venue's market maker (forced flow);
+//! 5. the net forced flow of the tick moves the price (see [`crate::market`]).
+//!
+//! The venue's market maker (the counterparty of every fill) and the liquidator are funded
+//! far beyond their needs: they stand for the rest of the market. Fills are at the oracle
+//! price with a 5 bp taker fee. Funding is not simulated.
+
+use std::time::{Duration, Instant};
+
+use ballast_math::{Decimals, Fixed, Rounding};
+use ballast_oracle::{FeedState, OracleConfig, Report};
+use ballast_risk::breaker::BreakerState;
+use ballast_risk::feed::observe;
+use ballast_risk::health::{account_health, position_requirements, HealthKind};
+use ballast_risk::ledger::{AccountId, Ledger};
+use ballast_risk::ops::Fill;
+use ballast_risk::{MarketCtx, MarketState, Prices, RiskError};
+use indicatif::ProgressBar;
+
+use crate::market::{Impact, Tick};
+use crate::population::{draw_profiles, Clock, Demand, PopulationParams, Profile};
+use crate::protocol::Protocol;
+
+/// Token decimals of the simulated market: BTC-like base (8), USDC-like quote (6).
+pub const DECIMALS: Decimals = Decimals { base: 8, quote: 6 };
+const MARKET: u32 = 1;
+const MAKER: AccountId = 0;
+const LIQUIDATOR: AccountId = 1;
+const VENUE: AccountId = 2;
+const FIRST_TRADER: AccountId = 10;
+const FEEDERS: u8 = 3;
+/// Taker fee on every trader fill.
+pub const TAKER_FEE: f64 = 0.0005;
+/// Slack of the liquidation pre-filter, as a fraction of notional (see [`Trader::may_breach`]).
+const PREFILTER_SLACK: f64 = 0.003;
+const ONE_BITS: f64 = 281_474_976_710_656.0;
+
+/// Parameters of a run besides the protocol and the path.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimParams {
+    /// Number of trader accounts.
+    pub accounts: usize,
+    /// Seed of every random draw.
+    pub seed: u64,
+    /// Population distributions.
+    pub population: PopulationParams,
+    /// Depth within 1% of mid as a multiple of the population's initial collateral.
+    pub depth_ratio: f64,
+    /// Half-life of price impact, minutes.
+    pub resilience_minutes: f64,
+    /// Initial insurance fund as a fraction of the population's initial collateral.
+    pub insurance_ratio: f64,
+    /// Notional (quote whole units) at which the allowed leverage is measured.
+    pub reference_notional: f64,
+    /// Check every account exactly each tick and fail if the pre-filter missed a breach
+    /// (tests; slow).
+    pub check_prefilter: bool,
+}
+
+impl Default for SimParams {
+    fn default() -> Self {
+        SimParams {
+            accounts: 2_000,
+            seed: 1,
+            population: PopulationParams::default(),
+            depth_ratio: 0.2,
+            resilience_minutes: 30.0,
+            insurance_ratio: 0.01,
+            reference_notional: 10_000.0,
+            check_prefilter: false,
+        }
+    }
+}
+
+/// Why a run stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SimError {
+    /// The risk core refused an operation the simulator relies on.
+    Risk(&'static str, RiskError),
+    /// The pre-filter skipped an account that was below maintenance.
+    PrefilterMissed(AccountId, u64),
+    /// No ticks in the trading window.
+    EmptyWindow,
+}
+
+impl std::fmt::Display for SimError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SimError::Risk(what, e) => write!(f, "{what}: {e:?}"),
+            SimError::PrefilterMissed(id, at) => {
+                write!(f, "pre-filter missed account {id} at {at}")
+            }
+            SimError::EmptyWindow => write!(f, "no ticks in the trading window"),
+        }
+    }
+}
+
+impl std::error::Error for SimError {}
+
+fn risk(what: &'static str) -> impl Fn(RiskError) -> SimError {
+    move |e| SimError::Risk(what, e)
+}
+
+/// Hourly sample for the plots.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Time, ms.
+    pub at_ms: u64,
+    /// Exogenous price.
+    pub exogenous: f64,
+    /// Simulated price.
+    pub simulated: f64,
+    /// Leverage allowed for a new position of the reference notional (0 while opening is
+    /// refused).
+    pub leverage: f64,
+    /// 0 normal, 1 reduce-only, 2 oracle halt, 3 paused.
+    pub breaker: u8,
+    /// Cumulative liquidated notional, quote whole units.
+    pub liquidated: f64,
+    /// Cumulative bad debt, quote whole units.
+    pub bad_debt: f64,
+    /// Insurance fund, quote whole units.
+    pub insurance: f64,
+    /// Forecast volatility, annualized.
+    pub forecast_vol: f64,
+}
+
+/// What a run measured. Amounts in quote whole units, ratios as plain numbers.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Metrics {
+    /// Deficits of bankrupt accounts (covered by the insurance fund, then socialized).
+    pub bad_debt: f64,
+    /// Part of the bad debt socialized over open interest.
+    pub socialized: f64,
+    /// Notional closed by liquidations.
+    pub liquidated_notional: f64,
+    /// Accounts liquidated (one liquidation may take several chunks).
+    pub liquidations: u64,
+    /// Liquidation calls (chunks).
+    pub liquidation_calls: u64,
+    /// Largest peak-to-trough fall of the insurance fund.
+    pub insurance_drawdown: f64,
+    /// Largest peak-to-trough fall of the simulated price (fraction, hourly samples).
+    pub max_drawdown: f64,
+    /// The same for the exogenous path.
+    pub exogenous_max_drawdown: f64,
+    /// Realized vol of the simulated price / realized vol of the exogenous path, from hourly
+    /// log returns (the resolution of the data and of the oracle's volatility estimate).
+    pub amplification: f64,
+    /// Mean allowed leverage while forecast vol is below its median.
+    pub calm_leverage: f64,
+    /// Mean allowed leverage while forecast vol is in its top decile.
+    pub stress_leverage: f64,
+    /// Stop-losses executed.
+    pub stop_outs: u64,
+    /// Positions opened.
+    pub opens: u64,
+    /// Mean leverage of opened positions (notional / equity at entry).
+    pub mean_open_leverage: f64,
+    /// Entry attempts refused because the market was reduce-only or halted.
+    pub blocked_opens: u64,
+    /// Breaker trips into reduce-only.
+    pub breaker_trips: u64,
+    /// Liquidation attempts deferred by the throttle.
+    pub throttled: u64,
+    /// Value conserved to the unit at the end (ledger total equals net deposits).
+    pub conserved: bool,
+    /// Ticks simulated in the trading window.
+    pub ticks: usize,
+}
+
+impl Metrics {
+    /// Mean of each figure over several runs (seeds); `conserved` only if every run conserved.
+    pub fn mean(runs: &[Metrics]) -> Metrics {
+        let n = runs.len().max(1) as f64;
+        let avg = |get: &dyn Fn(&Metrics) -> f64| runs.iter().map(get).sum::<f64>() / n;
+        let count = |get: &dyn Fn(&Metrics) -> u64| (avg(&|m| get(m) as f64)).round() as u64;
+        Metrics {
+            bad_debt: avg(&|m| m.bad_debt),
+            socialized: avg(&|m| m.socialized),
+            liquidated_notional: avg(&|m| m.liquidated_notional),
+            liquidations: count(&|m| m.liquidations),
+            liquidation_calls: count(&|m| m.liquidation_calls),
+            insurance_drawdown: avg(&|m| m.insurance_drawdown),
+            max_drawdown: avg(&|m| m.max_drawdown),
+            exogenous_max_drawdown: avg(&|m| m.exogenous_max_drawdown),
+            amplification: avg(&|m| m.amplification),
+            calm_leverage: avg(&|m| m.calm_leverage),
+            stress_leverage: avg(&|m| m.stress_leverage),
+            stop_outs: count(&|m| m.stop_outs),
+            opens: count(&|m| m.opens),
+            mean_open_leverage: avg(&|m| m.mean_open_leverage),
+            blocked_opens: count(&|m| m.blocked_opens),
+            breaker_trips: count(&|m| m.breaker_trips),
+            throttled: count(&|m| m.throttled),
+            conserved: runs.iter().all(|m| m.conserved),
+            ticks: runs.first().map_or(0, |m| m.ticks),
+        }
+    }
+}
+
+/// A finished run.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// Protocol simulated.
+    pub protocol: Protocol,
+    /// Figures.
+    pub metrics: Metrics,
+    /// Hourly samples.
+    pub samples: Vec<Sample>,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+/// Quote whole units to base units.
+fn usd(x: f64) -> i128 {
+    (x * 1e6).round() as i128
+}
+
+fn whole(units: i128) -> f64 {
+    units as f64 / 1e6
+}
+
+fn f(x: Fixed) -> f64 {
+    x.to_bits() as f64 / ONE_BITS
+}
+
+fn fx(x: f64) -> Fixed {
+    Fixed::from_bits((x * ONE_BITS).round() as i128)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    Waiting { until_ms: u64 },
+    Holding { until_ms: u64 },
+}
+
+/// A trader, with a float copy of its account for the liquidation pre-filter.
+#[derive(Debug, Clone)]
+struct Trader {
+    id: AccountId,
+    profile: Profile,
+    phase: Phase,
+    entry_equity: f64,
+    in_liquidation: bool,
+    blocked: bool,
+    // Copy of the ledger account, refreshed after every operation on it.
+    size_units: i128,
+    size: f64,
+    quote: f64,
+    collateral: f64,
+    social_snapshot: f64,
+    being_liquidated: bool,
+}
+
+impl Trader {
+    fn refresh(&mut self, ledger: &Ledger) {
+        let account = ledger.accounts.get(&self.id);
+        let position = account.and_then(|a| a.position(MARKET));
+        self.size_units = position.map_or(0, |p| p.size);
+        self.size = self.size_units as f64 / 1e8;
+        self.quote = position.map_or(0.0, |p| whole(p.quote));
+        self.social_snapshot = position.map_or(0.0, |p| f(p.social_snapshot));
+        self.collateral = account.map_or(0.0, |a| whole(a.collateral));
+        self.being_liquidated = account.is_some_and(|a| a.being_liquidated);
+    }
+
+    /// The compact copy the per-tick scan reads.
+    fn hot(&self) -> Hot {
+        let (holding, until_ms) = match self.phase {
+            Phase::Holding { until_ms } => (true, until_ms),
+            Phase::Waiting { until_ms } => (false, until_ms),
+        };
+        Hot {
+            size: self.size,
+            base: self.collateral + self.quote,
+            social_snapshot: self.social_snapshot,
+            stop_equity: self
+                .profile
+                .stop
+                .map_or(f64::NEG_INFINITY, |stop| self.entry_equity * (1.0 - stop)),
+            until_ms,
+            holding,
+            being_liquidated: self.being_liquidated,
+        }
+    }
+}
+
+/// What the per-tick scan reads of a trader, kept in its own compact array (the scan over all
+/// traders at every tick dominates the run time; a small stride keeps it in cache).
+#[derive(Debug, Clone, Copy)]
+struct Hot {
+    size: f64,
+    /// Collateral plus the position's quote balance.
+    base: f64,
+    social_snapshot: f64,
+    /// Equity at or below which the stop-loss fires (minus infinity without one).
+    stop_equity: f64,
+    until_ms: u64,
+    holding: bool,
+    being_liquidated: bool,
+}
+
+impl Hot {
+    fn equity(&self, price: f64, social_index: f64) -> f64 {
+        self.base + self.size * price - self.size.abs() * (social_index - self.social_snapshot)
+    }
+
+    /// True unless the account is certainly above maintenance. The maintenance requirement is
+    /// at most `max(bracket rate, applied vol term) * notional` (the tier deductions are
+    /// non-negative); equity is the float copy of the exact formula. The slack covers float
+    /// and rounding differences; `check_prefilter` verifies it.
+    fn may_breach(
+        &self,
+        price: f64,
+        social_index: f64,
+        vol_term: f64,
+        tiers: &[(f64, f64)],
+    ) -> bool {
+        if self.size == 0.0 {
+            return false;
+        }
+        if self.being_liquidated {
+            return true;
+        }
+        let notional = self.size.abs() * price;
+        let rate = tiers
+            .iter()
+            .rev()
+            .find(|(floor, _)| notional >= *floor)
+            .map_or(0.0, |t| t.1)
+            .max(vol_term);
+        self.equity(price, social_index) < (rate + PREFILTER_SLACK) * notional
+    }
+}
+
+struct Run<'a> {
+    ledger: Ledger,
+    traders: Vec<Trader>,
+    // Kept apart from `traders` so that the per-tick scan over traders stays compact in cache.
+    clocks: Vec<Clock>,
+    hot: Vec<Hot>,
+    params: &'a SimParams,
+    metrics: Metrics,
+    flow: f64,
+}
+
+impl Run<'_> {
+    fn ctx(&self) -> &MarketCtx {
+        &self.ledger.markets[0]
+    }
+
+    /// Closes trader `i`'s position at the oracle price; `forced` flow moves the price.
+    fn close(&mut self, i: usize, now_ms: u64, forced: bool) -> bool {
+        let ctx = self.ctx();
+        let price = ctx.prices.oracle;
+        let size = self.traders[i].size_units;
+        let notional = self.traders[i].size.abs() * f(price);
+        let fill = Fill {
+            market: MARKET,
+            size: -size,
+            price,
+            taker_fee: usd(notional * TAKER_FEE),
+            maker_fee: 0,
+        };
+        let id = self.traders[i].id;
+        if self.ledger.fill(id, MAKER, VENUE, &fill).is_err() {
+            return false;
+        }
+        if forced {
+            self.flow -= self.traders[i].size * f(price);
+        }
+        let t = &mut self.traders[i];
+        t.refresh(&self.ledger);
+        let wait = self.clocks[i].wait_ms();
+        t.phase = Phase::Waiting {
+            until_ms: now_ms + wait,
+        };
+        self.hot[i] = t.hot();
+        true
+    }
+
+    /// Trader `i` opens a position at the leverage it wants, capped by the protocol.
+    fn open(&mut self, i: usize, now_ms: u64) -> Result<(), SimError> {
+        let ctx = self.ctx();
+        if ctx.state.breaker.state != BreakerState::Normal || !ctx.prices.opening_valid {
+            if !self.traders[i].blocked {
+                self.metrics.blocked_opens += 1;
+                self.traders[i].blocked = true;
+            }
+            return Ok(());
+        }
+        let t = &self.traders[i];
+        if t.collateral < t.profile.collateral / 2.0 {
+            let top_up = usd(t.profile.collateral - t.collateral.max(0.0));
+            self.ledger
+                .deposit(t.id, top_up)
+                .map_err(risk("top-up deposit"))?;
+            self.traders[i].refresh(&self.ledger);
+        }
+        let ctx = &self.ledger.markets[0];
+        let t = &self.traders[i];
+        let equity = t.collateral;
+        let mut notional = match t.profile.demand {
+            Demand::Fixed(l) => l * equity,
+            Demand::Max => 1_000.0 * equity,
+        };
+        for _ in 0..6 {
+            let req = position_requirements(ctx, usd(notional), true)
+                .map_err(risk("requirements"))?
+                .initial;
+            let fraction = whole(req) / notional;
+            let most = equity / (fraction + TAKER_FEE);
+            if notional <= most {
+                break;
+            }
+            notional = most * 0.995;
+        }
+        let price = ctx.prices.oracle;
+        let mut size = DECIMALS
+            .size_for_value(usd(notional), price, Rounding::Floor)
+            .map_err(|e| SimError::Risk("size", e.into()))?;
+        if !t.profile.long {
+            size = -size;
+        }
+        let id = t.id;
+        let mut opened = None;
+        for _ in 0..8 {
+            if size == 0 {
+                break;
+            }
+            let notional = (size as f64 / 1e8).abs() * f(price);
+            let fill = Fill {
+                market: MARKET,
+                size,
+                price,
+                taker_fee: usd(notional * TAKER_FEE),
+                maker_fee: 0,
+            };
+            match self.ledger.fill(id, MAKER, VENUE, &fill) {
+                Ok(_) => {
+                    opened = Some(notional);
+                    break;
+                }
+                Err(RiskError::InsufficientMargin) => size = size / 100 * 97,
+                Err(_) => break,
+            }
+        }
+        let t = &mut self.traders[i];
+        t.blocked = false;
+        t.refresh(&self.ledger);
+        match opened {
+            Some(notional) => {
+                self.metrics.opens += 1;
+                self.metrics.mean_open_leverage += notional / equity;
+                t.entry_equity = t.collateral + t.quote + t.size * f(price);
+                t.in_liquidation = false;
+                let hold = self.clocks[i].hold_ms();
+                t.phase = Phase::Holding {
+                    until_ms: now_ms + hold,
+                };
+            }
+            None => {
+                let wait = self.clocks[i].wait_ms();
+                t.phase = Phase::Waiting {
+                    until_ms: now_ms + wait,
+                };
+            }
+        }
+        self.hot[i] = t.hot();
+        Ok(())
+    }
+
+    /// One tick of trader activity, in one pass over the traders (the scan dominates the run
+    /// time, so each trader is visited once): liquidate it if it is below maintenance, then let
+    /// it stop out, close or open. Prices are fixed within the tick; the forced flow of the
+    /// tick moves the next tick's price. Finally the liquidator sells what it took over.
+    fn step(&mut self, now_ms: u64) -> Result<(), SimError> {
+        let ctx = self.ctx();
+        let price_known = ctx.prices.liquidation_valid;
+        let liquidating = price_known && ctx.state.breaker.state != BreakerState::Paused;
+        let price = f(ctx.prices.oracle);
+        let vol_term = f(ctx.state.applied.maintenance);
+        let tiers: Vec<(f64, f64)> = ctx
+            .config
+            .margin
+            .tiers
+            .iter()
+            .map(|t| (whole(t.notional_floor), f(t.maintenance_fraction)))
+            .collect();
+        // Changes only when a bankruptcy is socialized: re-read after liquidations.
+        let mut social = f(self.ledger.markets[0].state.social_loss_index);
+        for i in 0..self.hot.len() {
+            let mut h = self.hot[i];
+            if liquidating && h.size != 0.0 {
+                let candidate = h.may_breach(price, social, vol_term, &tiers);
+                if candidate || self.params.check_prefilter {
+                    self.liquidate(i, now_ms, candidate)?;
+                    h = self.hot[i];
+                    social = f(self.ledger.markets[0].state.social_loss_index);
+                }
+            }
+            if h.holding {
+                if !price_known {
+                    continue;
+                }
+                if h.equity(price, social) <= h.stop_equity {
+                    if self.close(i, now_ms, true) {
+                        self.metrics.stop_outs += 1;
+                    }
+                } else if now_ms >= h.until_ms {
+                    self.close(i, now_ms, false);
+                }
+            } else if now_ms >= h.until_ms {
+                self.open(i, now_ms)?;
+            }
+        }
+        self.flatten_liquidator()
+    }
+
+    /// Liquidates trader `i` chunk by chunk while it is below maintenance (or still short of
+    /// its liquidation-end target) and the throttle allows.
+    fn liquidate(&mut self, i: usize, now_ms: u64, candidate: bool) -> Result<(), SimError> {
+        if !candidate {
+            // Pre-filter check (tests): the account must really be above maintenance.
+            let account = &self.ledger.accounts[&self.traders[i].id];
+            let health =
+                account_health(account, &self.ledger.markets, HealthKind::Maintenance, None)
+                    .map_err(risk("health"))?;
+            if health.equity < health.requirement {
+                return Err(SimError::PrefilterMissed(self.traders[i].id, now_ms));
+            }
+            return Ok(());
+        }
+        let id = self.traders[i].id;
+        for _ in 0..16 {
+            match self.ledger.liquidate(id, LIQUIDATOR, MARKET) {
+                Ok(outcome) => {
+                    let m = &mut self.metrics;
+                    m.liquidation_calls += 1;
+                    m.liquidated_notional += whole(outcome.notional);
+                    if !self.traders[i].in_liquidation {
+                        m.liquidations += 1;
+                        self.traders[i].in_liquidation = true;
+                    }
+                    if let Some(b) = outcome.bankruptcy {
+                        m.bad_debt += whole(b.deficit);
+                        m.socialized += whole(b.socialized);
+                    }
+                }
+                Err(RiskError::LiquidationThrottled) => {
+                    self.metrics.throttled += 1;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let t = &mut self.traders[i];
+        t.refresh(&self.ledger);
+        if t.size_units == 0 && matches!(t.phase, Phase::Holding { .. }) {
+            let wait = self.clocks[i].wait_ms();
+            t.phase = Phase::Waiting {
+                until_ms: now_ms + wait,
+            };
+        }
+        self.hot[i] = t.hot();
+        Ok(())
+    }
+
+    /// The liquidator sells (or buys back) what it took over.
+    fn flatten_liquidator(&mut self) -> Result<(), SimError> {
+        let size = self
+            .ledger
+            .accounts
+            .get(&LIQUIDATOR)
+            .map_or(0, |a| a.size(MARKET));
+        if size == 0 {
+            return Ok(());
+        }
+        let price = self.ctx().prices.oracle;
+        let fill = Fill {
+            market: MARKET,
+            size: -size,
+            price,
+            taker_fee: 0,
+            maker_fee: 0,
+        };
+        if self.ledger.fill(LIQUIDATOR, MAKER, VENUE, &fill).is_ok() {
+            self.flow -= size as f64 / 1e8 * f(price);
+        }
+        Ok(())
+    }
+}
+
+fn max_drawdown(prices: impl Iterator<Item = f64>) -> f64 {
+    let mut peak = f64::MIN;
+    let mut worst = 0.0f64;
+    for p in prices {
+        peak = peak.max(p);
+        worst = worst.max(1.0 - p / peak);
+    }
+    worst
+}
+
+fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(((v.len() as f64 - 1.0) * q).round() as usize)
+        .copied()
+        .unwrap_or(0.0)
+}
+
+/// Runs `protocol` over `ticks`; trading (and measuring) starts at `trade_from_ms`, the ticks
+/// before it warm up the oracle's volatility estimate and the ramps.
+pub fn run(
+    protocol: Protocol,
+    params: &SimParams,
+    ticks: &[Tick],
+    trade_from_ms: u64,
+    progress: Option<&ProgressBar>,
+) -> Result<RunResult, SimError> {
+    let started = Instant::now();
+    let first_ms = ticks.first().ok_or(SimError::EmptyWindow)?.at_ms;
+    let oracle_config = OracleConfig::default();
+    let config = protocol.config(DECIMALS);
+    let profiles = draw_profiles(&params.population, params.accounts, params.seed);
+    let population_collateral: f64 = profiles.iter().map(|p| p.collateral).sum();
+
+    let mut ledger = Ledger::default();
+    ledger.markets.push(MarketCtx {
+        id: MARKET,
+        config,
+        state: MarketState::new(first_ms),
+        prices: Prices {
+            oracle: Fixed::ONE,
+            dampened: Fixed::ONE,
+            opening_valid: false,
+            liquidation_valid: false,
+        },
+        now_ms: first_ms,
+    });
+    let deposit = |ledger: &mut Ledger, id, amount| {
+        ledger
+            .deposit(id, usd(amount))
+            .map_err(risk("initial deposit"))
+    };
+    deposit(&mut ledger, MAKER, population_collateral * 1_000.0)?;
+    deposit(&mut ledger, LIQUIDATOR, population_collateral * 100.0)?;
+    let fund = usd(population_collateral * params.insurance_ratio);
+    ledger.insurance_fund = fund;
+    ledger.net_deposits += fund;
+
+    let mut traders = Vec::with_capacity(profiles.len());
+    let mut clocks = Vec::with_capacity(profiles.len());
+    for (k, profile) in profiles.into_iter().enumerate() {
+        let id = FIRST_TRADER + k as AccountId;
+        deposit(&mut ledger, id, profile.collateral)?;
+        let mut clock = Clock::new(&params.population, params.seed, id);
+        let first = clock.first_entry_ms();
+        let mut t = Trader {
+            id,
+            profile,
+            phase: Phase::Waiting {
+                until_ms: trade_from_ms + first,
+            },
+            entry_equity: 0.0,
+            in_liquidation: false,
+            blocked: false,
+            size_units: 0,
+            size: 0.0,
+            quote: 0.0,
+            collateral: 0.0,
+            social_snapshot: 0.0,
+            being_liquidated: false,
+        };
+        t.refresh(&ledger);
+        traders.push(t);
+        clocks.push(clock);
+    }
+
+    let hot = traders.iter().map(Trader::hot).collect();
+    let mut run = Run {
+        ledger,
+        traders,
+        clocks,
+        hot,
+        params,
+        metrics: Metrics::default(),
+        flow: 0.0,
+    };
+    let mut impact = Impact::new(
+        population_collateral * params.depth_ratio,
+        params.resilience_minutes * 60_000.0,
+    );
+    let mut feed = FeedState::default();
+    let reference = usd(params.reference_notional);
+    let mut samples = Vec::new();
+    let (mut vols, mut leverages) = (Vec::new(), Vec::new());
+    let (mut exo_prices, mut sim_prices) = (Vec::new(), Vec::new());
+    let (mut fund_peak, mut previous_ms) = (whole(fund), first_ms);
+
+    for (k, tick) in ticks.iter().enumerate() {
+        if k % 4096 == 0 {
+            if let Some(bar) = progress {
+                bar.inc(4096.min((ticks.len() - k) as u64));
+            }
+        }
+        let now = tick.at_ms;
+        impact.decay(now.saturating_sub(previous_ms));
+        previous_ms = now;
+        let simulated = impact.apply(tick.price);
+        if tick.live {
+            let price = fx(simulated);
+            let report = Report {
+                price,
+                confidence: fx(simulated * 1e-4),
+                timestamp_ms: now,
+            };
+            for slot in 0..FEEDERS {
+                // A report the guard rails reject is skipped, as a feeder's would be.
+                let _ = feed.submit(&oracle_config, slot, report, now);
+            }
+        }
+        let trading = now >= trade_from_ms;
+        {
+            let ctx = &mut run.ledger.markets[0];
+            let obs = observe(&feed, &oracle_config, &ctx.config, &mut ctx.state, now)
+                .map_err(risk("observe"))?;
+            ctx.prices = obs.prices;
+            ctx.now_ms = now;
+            if trading && matches!(obs.transition, Some(t) if t.to == BreakerState::ReduceOnly) {
+                run.metrics.breaker_trips += 1;
+            }
+        }
+        if !trading {
+            continue;
+        }
+        run.flow = 0.0;
+        run.step(now)?;
+        impact.trade(run.flow);
+
+        let ctx = run.ctx();
+        let opening = ctx.state.breaker.state == BreakerState::Normal && ctx.prices.opening_valid;
+        let leverage = if opening {
+            let req = position_requirements(ctx, reference, true)
+                .map_err(risk("reference requirements"))?;
+            reference as f64 / req.initial.max(1) as f64
+        } else {
+            0.0
+        };
+        let vol = f(ctx.state.forecast_vol);
+        let breaker = match ctx.state.breaker.state {
+            BreakerState::Normal => 0,
+            BreakerState::ReduceOnly => 1,
+            BreakerState::OracleHalt => 2,
+            BreakerState::Paused => 3,
+        };
+        vols.push(vol);
+        leverages.push(leverage);
+        if now % 3_600_000 == 0 {
+            exo_prices.push(tick.price);
+            sim_prices.push(simulated);
+        }
+        let fund_now = whole(run.ledger.insurance_fund);
+        fund_peak = fund_peak.max(fund_now);
+        run.metrics.insurance_drawdown = run.metrics.insurance_drawdown.max(fund_peak - fund_now);
+        if now % 3_600_000 == 0 {
+            samples.push(Sample {
+                at_ms: now,
+                exogenous: tick.price,
+                simulated,
+                leverage,
+                breaker,
+                liquidated: run.metrics.liquidated_notional,
+                bad_debt: run.metrics.bad_debt,
+                insurance: fund_now,
+                forecast_vol: vol,
+            });
+        }
+    }
+    if vols.is_empty() {
+        return Err(SimError::EmptyWindow);
+    }
+
+    let mut m = run.metrics;
+    m.ticks = vols.len();
+    m.conserved = run.ledger.conserved();
+    if m.opens > 0 {
+        m.mean_open_leverage /= m.opens as f64;
+    }
+    m.max_drawdown = max_drawdown(sim_prices.iter().copied());
+    m.exogenous_max_drawdown = max_drawdown(exo_prices.iter().copied());
+    let realized = |p: &[f64]| {
+        p.windows(2)
+            .map(|w| (w[1] / w[0]).ln().powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
+    let exo_vol = realized(&exo_prices);
+    m.amplification = if exo_vol > 0.0 {
+        realized(&sim_prices) / exo_vol
+    } else {
+        1.0
+    };
+    let (median, top_decile) = (quantile(&vols, 0.5), quantile(&vols, 0.9));
+    let mean_where = |keep: &dyn Fn(f64) -> bool| {
+        let picked: Vec<f64> = vols
+            .iter()
+            .zip(&leverages)
+            .filter(|(v, _)| keep(**v))
+            .map(|(_, l)| *l)
+            .collect();
+        if picked.is_empty() {
+            0.0
+        } else {
+            picked.iter().sum::<f64>() / picked.len() as f64
+        }
+    };
+    m.calm_leverage = mean_where(&|v| v < median);
+    m.stress_leverage = mean_where(&|v| v >= top_decile);
+    Ok(RunResult {
+        protocol,
+        metrics: m,
+        samples,
+        elapsed: started.elapsed(),
+    })
+}
