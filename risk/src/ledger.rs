@@ -107,6 +107,35 @@ impl Ledger {
         Ok(outcome)
     }
 
+    /// Resolves the deficit of an account left with no position and negative collateral (a
+    /// close at a loss beyond its collateral): insurance fund first, then socialized over
+    /// `market`'s open interest, as a liquidation's bankruptcy resolution does.
+    pub fn resolve_deficit(
+        &mut self,
+        id: AccountId,
+        market: MarketId,
+    ) -> RiskResult<crate::ops::BankruptcyOutcome> {
+        let index = crate::ops::index_of(&self.markets, market)?;
+        let ctx = self
+            .markets
+            .get_mut(index)
+            .ok_or(RiskError::UnknownMarket)?;
+        let account = self.accounts.get_mut(&id).ok_or(RiskError::NotBankrupt)?;
+        let mut a = account.clone();
+        let mut state = ctx.state.clone();
+        let mut fund = self.insurance_fund;
+        let outcome = crate::liquidation::resolve_deficit(
+            &mut a,
+            &mut state,
+            ctx.config.decimals,
+            &mut fund,
+        )?;
+        *account = a;
+        ctx.state = state;
+        self.insurance_fund = fund;
+        Ok(outcome)
+    }
+
     /// The market context.
     pub fn market_mut(&mut self, id: MarketId) -> RiskResult<&mut MarketCtx> {
         self.markets

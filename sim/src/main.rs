@@ -83,12 +83,13 @@ fn timestamp(text: &str) -> Result<u64, String> {
 fn replay(args: ReplayArgs) -> Result<(), Box<dyn std::error::Error>> {
     let candles = read_csv(&args.data).map_err(|e| format!("{}: {e:?}", args.data.display()))?;
     let first = candles.first().ok_or("no candles")?.timestamp_ms;
+    // Without --from, trading starts once the warm-up has passed.
     let from = args
         .from
         .as_deref()
         .map(timestamp)
         .transpose()?
-        .unwrap_or(first);
+        .unwrap_or(first + args.warmup_days * 86_400_000);
     let to = args
         .to
         .as_deref()

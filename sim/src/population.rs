@@ -155,8 +155,24 @@ mod tests {
         let median = c[c.len() / 2];
         assert!((median / 3_000.0 - 1.0).abs() < 0.05, "{median}");
         assert!(c[0] >= 100.0 && c[c.len() - 1] <= 500_000.0);
+        let fixed: Vec<f64> = profiles
+            .iter()
+            .filter_map(|t| match t.demand {
+                Demand::Fixed(l) => Some(l),
+                Demand::Max => None,
+            })
+            .collect();
+        let moderate = fixed.iter().filter(|l| **l < 5.0).count() as f64 / n;
+        assert!((moderate - 0.5).abs() < 0.02, "{moderate}");
+        assert!(fixed.iter().all(|l| (2.0..15.0).contains(l)));
+        assert!(profiles
+            .iter()
+            .filter_map(|t| t.stop)
+            .all(|s| (0.3..0.7).contains(&s)));
         let mut clock = Clock::new(&p, 7, 3);
         let mean = (0..20_000).map(|_| clock.hold_ms() as f64).sum::<f64>() / 20_000.0;
         assert!((mean / (48.0 * HOUR_MS) - 1.0).abs() < 0.05, "{mean}");
+        let mean = (0..20_000).map(|_| clock.wait_ms() as f64).sum::<f64>() / 20_000.0;
+        assert!((mean / (24.0 * HOUR_MS) - 1.0).abs() < 0.05, "{mean}");
     }
 }

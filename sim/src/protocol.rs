@@ -108,6 +108,44 @@ mod tests {
             Protocol::Ballast.config(d),
             MarketConfig::default_large_cap(d)
         );
-        assert_ne!(Protocol::Baseline.config(d), Protocol::Ballast.config(d));
+        // Each single-feature variant is the baseline with exactly that part of Ballast's
+        // configuration.
+        let base = Protocol::Baseline.config(d);
+        let ballast = Protocol::Ballast.config(d);
+        let margin = Protocol::MarginOnly.config(d);
+        assert_eq!(margin.margin, ballast.margin);
+        assert_eq!(margin.ramps, ballast.ramps);
+        assert_eq!(
+            (margin.breaker, margin.liquidation),
+            (base.breaker, base.liquidation)
+        );
+        let breaker = Protocol::BreakerOnly.config(d);
+        assert_eq!(breaker.breaker, ballast.breaker);
+        assert_eq!((&breaker.margin, breaker.ramps), (&base.margin, base.ramps));
+        assert_eq!(breaker.liquidation, base.liquidation);
+        let throttle = Protocol::ThrottleOnly.config(d);
+        assert_eq!(throttle.liquidation, ballast.liquidation);
+        assert_eq!(
+            (&throttle.margin, throttle.breaker),
+            (&base.margin, base.breaker)
+        );
+        // The baseline differs from Ballast only in the switched-off features: the tiers, the
+        // liquidation mechanics and the price and fee bands are Ballast's.
+        assert_eq!(base.margin.tiers, ballast.margin.tiers);
+        assert_eq!(
+            (
+                base.liquidation.chunk_fraction,
+                base.liquidation.penalty_fraction
+            ),
+            (
+                ballast.liquidation.chunk_fraction,
+                ballast.liquidation.penalty_fraction
+            )
+        );
+        assert_eq!(base.max_fill_deviation, ballast.max_fill_deviation);
+        // Its volatility term is negligible even at 1,000% volatility.
+        let v =
+            ballast_risk::margin::VolFractions::for_vol(&base.margin, Fixed::from_int(10)).unwrap();
+        assert!(v.initial < Fixed::from_ratio(1, 1_000_000_000).unwrap());
     }
 }

@@ -27,7 +27,7 @@ use ballast_risk::breaker::BreakerState;
 use ballast_risk::feed::observe;
 use ballast_risk::health::{account_health, position_requirements, HealthKind};
 use ballast_risk::ledger::{AccountId, Ledger};
-use ballast_risk::ops::Fill;
+use ballast_risk::ops::{BankruptcyOutcome, Fill};
 use ballast_risk::{MarketCtx, MarketState, Prices, RiskError};
 use indicatif::ProgressBar;
 
@@ -38,9 +38,11 @@ use crate::protocol::Protocol;
 /// Token decimals of the simulated market: BTC-like base (8), USDC-like quote (6).
 pub const DECIMALS: Decimals = Decimals { base: 8, quote: 6 };
 const MARKET: u32 = 1;
-const MAKER: AccountId = 0;
-const LIQUIDATOR: AccountId = 1;
-const VENUE: AccountId = 2;
+const MAKER_OF_LONGS: AccountId = 0;
+const MAKER_OF_SHORTS: AccountId = 1;
+const LIQUIDATOR_OF_LONGS: AccountId = 2;
+const LIQUIDATOR_OF_SHORTS: AccountId = 3;
+const VENUE: AccountId = 4;
 const FIRST_TRADER: AccountId = 10;
 const FEEDERS: u8 = 3;
 /// Taker fee on every trader fill.
@@ -148,8 +150,18 @@ pub struct Metrics {
     pub socialized: f64,
     /// Notional closed by liquidations.
     pub liquidated_notional: f64,
-    /// Accounts liquidated (one liquidation may take several chunks).
+    /// Positions liquidated (one liquidation may take several chunks; a position liquidated
+    /// again after recovering counts once).
     pub liquidations: u64,
+    /// Bankruptcies resolved (after a liquidation or a close at a loss beyond collateral).
+    pub bankruptcies: u64,
+    /// Bad debt paid by the insurance fund (gross, before penalty inflows).
+    pub insurance_paid: f64,
+    /// Closes (by traders or liquidators) the core refused.
+    pub failed_closes: u64,
+    /// Accounts left at the end with no position and negative collateral (a deficit that
+    /// escaped bankruptcy resolution; must be 0).
+    pub unresolved_deficits: u64,
     /// Liquidation calls (chunks).
     pub liquidation_calls: u64,
     /// Largest peak-to-trough fall of the insurance fund.
@@ -194,6 +206,10 @@ impl Metrics {
             socialized: avg(&|m| m.socialized),
             liquidated_notional: avg(&|m| m.liquidated_notional),
             liquidations: count(&|m| m.liquidations),
+            bankruptcies: count(&|m| m.bankruptcies),
+            insurance_paid: avg(&|m| m.insurance_paid),
+            failed_closes: count(&|m| m.failed_closes),
+            unresolved_deficits: count(&|m| m.unresolved_deficits),
             liquidation_calls: count(&|m| m.liquidation_calls),
             insurance_drawdown: avg(&|m| m.insurance_drawdown),
             max_drawdown: avg(&|m| m.max_drawdown),
@@ -364,10 +380,27 @@ impl Run<'_> {
         &self.ledger.markets[0]
     }
 
-    /// Closes trader `i`'s position at the oracle price; `forced` flow moves the price.
-    fn close(&mut self, i: usize, now_ms: u64, forced: bool) -> bool {
+    /// The market maker on the other side of trader `i`'s direction: one maker takes the other
+    /// side of every long, another of every short, so that a close always reduces a maker's
+    /// position (a breaker in reduce-only refuses fills that grow either side).
+    fn maker_for(&self, i: usize) -> AccountId {
+        if self.traders[i].profile.long {
+            MAKER_OF_LONGS
+        } else {
+            MAKER_OF_SHORTS
+        }
+    }
+
+    /// Closes trader `i`'s position at the oracle price; `forced` flow moves the price. An
+    /// account whose equity is gone is left to the liquidator (its deficit must go through
+    /// bankruptcy resolution).
+    fn close(&mut self, i: usize, now_ms: u64, forced: bool) -> Result<bool, SimError> {
         let ctx = self.ctx();
         let price = ctx.prices.oracle;
+        let social = f(ctx.state.social_loss_index);
+        if self.hot[i].equity(f(price), social) <= 0.0 {
+            return Ok(false);
+        }
         let size = self.traders[i].size_units;
         let notional = self.traders[i].size.abs() * f(price);
         let fill = Fill {
@@ -378,12 +411,18 @@ impl Run<'_> {
             maker_fee: 0,
         };
         let id = self.traders[i].id;
-        if self.ledger.fill(id, MAKER, VENUE, &fill).is_err() {
-            return false;
+        if self
+            .ledger
+            .fill(id, self.maker_for(i), VENUE, &fill)
+            .is_err()
+        {
+            self.metrics.failed_closes += 1;
+            return Ok(false);
         }
         if forced {
             self.flow -= self.traders[i].size * f(price);
         }
+        self.resolve_if_bankrupt(i)?;
         let t = &mut self.traders[i];
         t.refresh(&self.ledger);
         let wait = self.clocks[i].wait_ms();
@@ -391,7 +430,33 @@ impl Run<'_> {
             until_ms: now_ms + wait,
         };
         self.hot[i] = t.hot();
-        true
+        Ok(true)
+    }
+
+    /// A close at a loss beyond the collateral leaves a deficit: resolve it as the engine would.
+    fn resolve_if_bankrupt(&mut self, i: usize) -> Result<(), SimError> {
+        let id = self.traders[i].id;
+        let bankrupt = self
+            .ledger
+            .accounts
+            .get(&id)
+            .is_some_and(|a| a.positions.is_empty() && a.collateral < 0);
+        if bankrupt {
+            let b = self
+                .ledger
+                .resolve_deficit(id, MARKET)
+                .map_err(risk("resolve deficit"))?;
+            self.record_bankruptcy(&b);
+        }
+        Ok(())
+    }
+
+    fn record_bankruptcy(&mut self, b: &BankruptcyOutcome) {
+        let m = &mut self.metrics;
+        m.bankruptcies += 1;
+        m.bad_debt += whole(b.deficit);
+        m.insurance_paid += whole(b.from_insurance);
+        m.socialized += whole(b.socialized);
     }
 
     /// Trader `i` opens a position at the leverage it wants, capped by the protocol.
@@ -438,6 +503,7 @@ impl Run<'_> {
             size = -size;
         }
         let id = t.id;
+        let maker = self.maker_for(i);
         let mut opened = None;
         for _ in 0..8 {
             if size == 0 {
@@ -451,7 +517,7 @@ impl Run<'_> {
                 taker_fee: usd(notional * TAKER_FEE),
                 maker_fee: 0,
             };
-            match self.ledger.fill(id, MAKER, VENUE, &fill) {
+            match self.ledger.fill(id, maker, VENUE, &fill) {
                 Ok(_) => {
                     opened = Some(notional);
                     break;
@@ -485,10 +551,11 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// One tick of trader activity, in one pass over the traders (the scan dominates the run
-    /// time, so each trader is visited once): liquidate it if it is below maintenance, then let
-    /// it stop out, close or open. Prices are fixed within the tick; the forced flow of the
-    /// tick moves the next tick's price. Finally the liquidator sells what it took over.
+    /// One tick of trader activity. First the liquidator works through every account that may
+    /// be below maintenance, worst health first (so the throttle's capacity goes to the accounts
+    /// nearest bankruptcy), then each trader may stop out, close or open. Prices are fixed
+    /// within the tick; its forced flow moves the next tick's price. Last, the liquidators sell
+    /// what they took over.
     fn step(&mut self, now_ms: u64) -> Result<(), SimError> {
         let ctx = self.ctx();
         let price_known = ctx.prices.liquidation_valid;
@@ -502,53 +569,67 @@ impl Run<'_> {
             .iter()
             .map(|t| (whole(t.notional_floor), f(t.maintenance_fraction)))
             .collect();
-        // Changes only when a bankruptcy is socialized: re-read after liquidations.
-        let mut social = f(self.ledger.markets[0].state.social_loss_index);
-        for i in 0..self.hot.len() {
-            let mut h = self.hot[i];
-            if liquidating && h.size != 0.0 {
-                let candidate = h.may_breach(price, social, vol_term, &tiers);
-                if candidate || self.params.check_prefilter {
-                    self.liquidate(i, now_ms, candidate)?;
-                    h = self.hot[i];
-                    social = f(self.ledger.markets[0].state.social_loss_index);
-                }
-            }
-            if h.holding {
-                if !price_known {
+        let social = f(ctx.state.social_loss_index);
+        if liquidating {
+            let mut candidates: Vec<(f64, usize)> = Vec::new();
+            for (i, h) in self.hot.iter().enumerate() {
+                if h.size == 0.0 {
                     continue;
                 }
-                if h.equity(price, social) <= h.stop_equity {
-                    if self.close(i, now_ms, true) {
-                        self.metrics.stop_outs += 1;
+                if h.may_breach(price, social, vol_term, &tiers) {
+                    let notional = h.size.abs() * price;
+                    candidates.push((h.equity(price, social) / notional, i));
+                } else if self.params.check_prefilter {
+                    self.check_above_maintenance(i, now_ms)?;
+                }
+            }
+            candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
+            for (_, i) in candidates {
+                self.liquidate(i, now_ms)?;
+            }
+        }
+        if price_known {
+            let social = f(self.ctx().state.social_loss_index);
+            for i in 0..self.hot.len() {
+                let h = self.hot[i];
+                if h.holding {
+                    if h.equity(price, social) <= h.stop_equity {
+                        if self.close(i, now_ms, true)? {
+                            self.metrics.stop_outs += 1;
+                        }
+                    } else if now_ms >= h.until_ms {
+                        self.close(i, now_ms, false)?;
                     }
                 } else if now_ms >= h.until_ms {
-                    self.close(i, now_ms, false);
+                    self.open(i, now_ms)?;
                 }
-            } else if now_ms >= h.until_ms {
-                self.open(i, now_ms)?;
             }
         }
-        self.flatten_liquidator()
+        self.flatten_liquidators()
     }
 
-    /// Liquidates trader `i` chunk by chunk while it is below maintenance (or still short of
-    /// its liquidation-end target) and the throttle allows.
-    fn liquidate(&mut self, i: usize, now_ms: u64, candidate: bool) -> Result<(), SimError> {
-        if !candidate {
-            // Pre-filter check (tests): the account must really be above maintenance.
-            let account = &self.ledger.accounts[&self.traders[i].id];
-            let health =
-                account_health(account, &self.ledger.markets, HealthKind::Maintenance, None)
-                    .map_err(risk("health"))?;
-            if health.equity < health.requirement {
-                return Err(SimError::PrefilterMissed(self.traders[i].id, now_ms));
-            }
-            return Ok(());
+    /// Test mode: an account the pre-filter skipped must really be above maintenance.
+    fn check_above_maintenance(&self, i: usize, now_ms: u64) -> Result<(), SimError> {
+        let account = &self.ledger.accounts[&self.traders[i].id];
+        let health = account_health(account, &self.ledger.markets, HealthKind::Maintenance, None)
+            .map_err(risk("health"))?;
+        if health.equity < health.requirement {
+            return Err(SimError::PrefilterMissed(self.traders[i].id, now_ms));
         }
+        Ok(())
+    }
+
+    /// Liquidates trader `i` chunk by chunk until it is no longer liquidatable (above
+    /// maintenance and its liquidation-end target, or closed) or the throttle stops it.
+    fn liquidate(&mut self, i: usize, now_ms: u64) -> Result<(), SimError> {
         let id = self.traders[i].id;
-        for _ in 0..16 {
-            match self.ledger.liquidate(id, LIQUIDATOR, MARKET) {
+        let liquidator = if self.traders[i].profile.long {
+            LIQUIDATOR_OF_LONGS
+        } else {
+            LIQUIDATOR_OF_SHORTS
+        };
+        loop {
+            match self.ledger.liquidate(id, liquidator, MARKET) {
                 Ok(outcome) => {
                     let m = &mut self.metrics;
                     m.liquidation_calls += 1;
@@ -558,8 +639,7 @@ impl Run<'_> {
                         self.traders[i].in_liquidation = true;
                     }
                     if let Some(b) = outcome.bankruptcy {
-                        m.bad_debt += whole(b.deficit);
-                        m.socialized += whole(b.socialized);
+                        self.record_bankruptcy(&b);
                     }
                 }
                 Err(RiskError::LiquidationThrottled) => {
@@ -581,26 +661,34 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// The liquidator sells (or buys back) what it took over.
-    fn flatten_liquidator(&mut self) -> Result<(), SimError> {
-        let size = self
-            .ledger
-            .accounts
-            .get(&LIQUIDATOR)
-            .map_or(0, |a| a.size(MARKET));
-        if size == 0 {
-            return Ok(());
-        }
+    /// The liquidators sell the longs and buy back the shorts they took over, each against the
+    /// maker whose position that reduces.
+    fn flatten_liquidators(&mut self) -> Result<(), SimError> {
         let price = self.ctx().prices.oracle;
-        let fill = Fill {
-            market: MARKET,
-            size: -size,
-            price,
-            taker_fee: 0,
-            maker_fee: 0,
-        };
-        if self.ledger.fill(LIQUIDATOR, MAKER, VENUE, &fill).is_ok() {
-            self.flow -= size as f64 / 1e8 * f(price);
+        for (liquidator, maker) in [
+            (LIQUIDATOR_OF_LONGS, MAKER_OF_LONGS),
+            (LIQUIDATOR_OF_SHORTS, MAKER_OF_SHORTS),
+        ] {
+            let size = self
+                .ledger
+                .accounts
+                .get(&liquidator)
+                .map_or(0, |a| a.size(MARKET));
+            if size == 0 {
+                continue;
+            }
+            let fill = Fill {
+                market: MARKET,
+                size: -size,
+                price,
+                taker_fee: 0,
+                maker_fee: 0,
+            };
+            if self.ledger.fill(liquidator, maker, VENUE, &fill).is_ok() {
+                self.flow -= size as f64 / 1e8 * f(price);
+            } else {
+                self.metrics.failed_closes += 1;
+            }
         }
         Ok(())
     }
@@ -658,8 +746,12 @@ pub fn run(
             .deposit(id, usd(amount))
             .map_err(risk("initial deposit"))
     };
-    deposit(&mut ledger, MAKER, population_collateral * 1_000.0)?;
-    deposit(&mut ledger, LIQUIDATOR, population_collateral * 100.0)?;
+    for maker in [MAKER_OF_LONGS, MAKER_OF_SHORTS] {
+        deposit(&mut ledger, maker, population_collateral * 1_000.0)?;
+    }
+    for liquidator in [LIQUIDATOR_OF_LONGS, LIQUIDATOR_OF_SHORTS] {
+        deposit(&mut ledger, liquidator, population_collateral * 100.0)?;
+    }
     let fund = usd(population_collateral * params.insurance_ratio);
     ledger.insurance_fund = fund;
     ledger.net_deposits += fund;
@@ -720,7 +812,10 @@ pub fn run(
             }
         }
         let now = tick.at_ms;
+        // The book refills, then last tick's forced flow hits it at full strength.
         impact.decay(now.saturating_sub(previous_ms));
+        impact.trade(run.flow);
+        run.flow = 0.0;
         previous_ms = now;
         let simulated = impact.apply(tick.price);
         if tick.live {
@@ -749,9 +844,7 @@ pub fn run(
         if !trading {
             continue;
         }
-        run.flow = 0.0;
         run.step(now)?;
-        impact.trade(run.flow);
 
         let ctx = run.ctx();
         let opening = ctx.state.breaker.state == BreakerState::Normal && ctx.prices.opening_valid;
@@ -799,6 +892,12 @@ pub fn run(
     let mut m = run.metrics;
     m.ticks = vols.len();
     m.conserved = run.ledger.conserved();
+    m.unresolved_deficits = run
+        .ledger
+        .accounts
+        .values()
+        .filter(|a| a.positions.is_empty() && a.collateral < 0)
+        .count() as u64;
     if m.opens > 0 {
         m.mean_open_leverage /= m.opens as f64;
     }

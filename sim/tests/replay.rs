@@ -45,6 +45,10 @@ fn runs_are_deterministic_and_conserve_value_to_the_unit() {
         assert_eq!(a.metrics, b.metrics);
         assert_eq!(a.samples, b.samples);
         assert!(a.metrics.conserved, "{}", protocol.name());
+        // Every deficit went through bankruptcy resolution and into the bad-debt figure.
+        assert_eq!(a.metrics.unresolved_deficits, 0);
+        assert!(a.metrics.bad_debt >= a.metrics.insurance_paid + a.metrics.socialized - 1e-6);
+        assert_eq!(a.metrics.failed_closes, 0);
         // The FTX crash falls in the window: traders open, stop out and get liquidated.
         assert!(a.metrics.opens > 300, "{:?}", a.metrics);
         assert!(a.metrics.liquidations > 10, "{:?}", a.metrics);
@@ -186,4 +190,21 @@ fn the_json_line_has_every_required_key() {
     assert!(!line.contains('\n'));
     let table = report::markdown(&results);
     assert!(table.contains("| bad_debt |") && table.contains("ballast vs baseline"));
+}
+
+#[test]
+fn the_throttle_binds_only_where_it_is_listed() {
+    // 6,000 accounts (about 30M USD of collateral) force more than the default 5M USD per
+    // 10 minutes through liquidation in the 2022-11-08/09 crash.
+    let p = params(6_000);
+    let (to, from) = ("2022-11-12 00:00:00", "2022-11-05 00:00:00");
+    let base = sim(Protocol::Baseline, &p, to, from);
+    let throttle = sim(Protocol::ThrottleOnly, &p, to, from);
+    assert_eq!(base.metrics.throttled, 0);
+    assert!(throttle.metrics.throttled > 0, "{:?}", throttle.metrics);
+    for r in [&base, &throttle] {
+        assert!(r.metrics.conserved);
+        assert_eq!(r.metrics.unresolved_deficits, 0);
+        assert!(r.metrics.bankruptcies > 0);
+    }
 }
