@@ -36,11 +36,16 @@ impl Ledger {
 
     /// Deposits collateral.
     pub fn deposit(&mut self, id: AccountId, amount: i128) -> RiskResult<()> {
-        ops::deposit(self.accounts.entry(id).or_default(), amount)?;
-        self.net_deposits = self
+        // Everything is checked before anything is written: a failed deposit changes nothing
+        // (not even by creating an empty account).
+        let net = self
             .net_deposits
             .checked_add(amount)
             .ok_or(MathError::Overflow)?;
+        let mut account = self.accounts.get(&id).cloned().unwrap_or_default();
+        ops::deposit(&mut account, amount)?;
+        self.accounts.insert(id, account);
+        self.net_deposits = net;
         Ok(())
     }
 
@@ -50,11 +55,12 @@ impl Ledger {
             .accounts
             .get_mut(&id)
             .ok_or(RiskError::InsufficientCollateral)?;
-        ops::withdraw(account, &self.markets, amount)?;
-        self.net_deposits = self
+        let net = self
             .net_deposits
             .checked_sub(amount)
             .ok_or(MathError::Overflow)?;
+        ops::withdraw(account, &self.markets, amount)?;
+        self.net_deposits = net;
         Ok(())
     }
 
@@ -71,14 +77,28 @@ impl Ledger {
         }
         let mut t = self.accounts.get(&taker).cloned().unwrap_or_default();
         let mut m = self.accounts.get(&maker).cloned().unwrap_or_default();
-        let outcome = ops::apply_fill(&mut self.markets, &mut t, &mut m, fill)?;
-        self.accounts.insert(taker, t);
-        self.accounts.insert(maker, m);
-        let recipient = self.accounts.entry(fee_recipient).or_default();
+        // The markets change only if the fill is applied: work on a copy until the fee credit
+        // is known to fit, so that a failed fill changes nothing.
+        let mut markets = self.markets.clone();
+        let outcome = ops::apply_fill(&mut markets, &mut t, &mut m, fill)?;
+        let mut recipient = if fee_recipient == taker {
+            t.clone()
+        } else if fee_recipient == maker {
+            m.clone()
+        } else {
+            self.accounts
+                .get(&fee_recipient)
+                .cloned()
+                .unwrap_or_default()
+        };
         recipient.collateral = recipient
             .collateral
             .checked_add(outcome.fees)
             .ok_or(MathError::Overflow)?;
+        self.markets = markets;
+        self.accounts.insert(taker, t);
+        self.accounts.insert(maker, m);
+        self.accounts.insert(fee_recipient, recipient);
         Ok(outcome)
     }
 

@@ -28,6 +28,8 @@ pub mod liquidation;
 pub mod margin;
 pub mod ops;
 pub mod ramp;
+#[cfg(feature = "std")]
+pub mod sequence;
 pub mod state;
 
 pub use breaker::{Breaker, BreakerState, BreakerTransition};

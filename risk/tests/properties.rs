@@ -14,47 +14,12 @@ use common::*;
 use ballast_math::Fixed;
 use ballast_risk::breaker::BreakerState;
 use ballast_risk::ramp::ramp_toward;
-use ballast_risk::{
-    account_health, max_position, Fill, HealthKind, Ledger, MarketState, RiskError,
-};
+use ballast_risk::sequence::{self, Harness, Op};
+use ballast_risk::{max_position, Fill, MarketState, RiskError};
 use proptest::prelude::*;
 
 const CASES: u32 = 10_000;
 const FEES: u32 = 9;
-
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-static FILLS: AtomicUsize = AtomicUsize::new(0);
-static LIQUIDATIONS: AtomicUsize = AtomicUsize::new(0);
-static BANKRUPTCIES: AtomicUsize = AtomicUsize::new(0);
-
-#[derive(Debug, Clone)]
-enum Op {
-    Deposit(u32, i128),
-    Withdraw(u32, i128),
-    Trade {
-        taker: u32,
-        maker: u32,
-        size: i128,
-        offset_bps: i64,
-        fee: i128,
-    },
-    /// A trade sized as a share of what the taker may open: drives accounts to high leverage.
-    Leveraged {
-        taker: u32,
-        buy: bool,
-        pct: i128,
-    },
-    Move {
-        bps: i64,
-    },
-    Funding {
-        bps: i64,
-    },
-    Liquidate {
-        who: u32,
-        by: u32,
-    },
-}
 
 fn op() -> impl Strategy<Value = Op> {
     let account = 0u32..5;
@@ -71,127 +36,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn bps_of(price: Fixed, bps: i64) -> Fixed {
-    price
-        .checked_mul(Fixed::from_ratio(10_000 + i128::from(bps), 10_000).unwrap())
-        .unwrap()
-}
-
-fn maintenance_ratio(l: &Ledger, who: u32) -> Option<Fixed> {
-    let a = l.accounts.get(&who)?;
-    account_health(a, &l.markets, HealthKind::Maintenance, None)
-        .ok()?
-        .ratio()
-        .ok()?
-}
-
-/// Runs one op; checks atomicity (errors change nothing) and the liquidation properties.
-fn run(l: &mut Ledger, op: &Op, now: &mut u64) -> Result<(), TestCaseError> {
-    let before = l.clone();
-    let result: Result<(), RiskError> = match *op {
-        Op::Deposit(a, x) => l.deposit(a, x),
-        Op::Withdraw(a, x) => l.withdraw(a, x),
-        Op::Trade {
-            taker,
-            maker,
-            size,
-            offset_bps,
-            fee,
-        } => {
-            let price = bps_of(l.markets[0].prices.oracle, offset_bps);
-            let r = l.fill(
-                taker,
-                maker,
-                FEES,
-                &Fill {
-                    market: BTC,
-                    size,
-                    price,
-                    taker_fee: fee,
-                    maker_fee: fee / 2,
-                },
-            );
-            if r.is_ok() {
-                FILLS.fetch_add(1, Relaxed);
-            }
-            r.map(|_| ())
-        }
-        Op::Leveraged { taker, buy, pct } => {
-            let price = l.markets[0].prices.oracle;
-            let account = l.accounts.get(&taker).cloned().unwrap_or_default();
-            let max = max_position(&account, &l.markets, BTC, buy, price, Fixed::ZERO).unwrap_or(0);
-            let size = max * pct / 100 * if buy { 1 } else { -1 };
-            let r = l.fill(
-                taker,
-                4,
-                FEES,
-                &Fill {
-                    market: BTC,
-                    size,
-                    price,
-                    taker_fee: 0,
-                    maker_fee: 0,
-                },
-            );
-            if r.is_ok() {
-                FILLS.fetch_add(1, Relaxed);
-            }
-            r.map(|_| ())
-        }
-        Op::Move { bps } => {
-            *now += 60_000;
-            let p = bps_of(l.markets[0].prices.oracle, bps);
-            set_price(l, p, *now);
-            Ok(())
-        }
-        Op::Funding { bps } => {
-            *now += HOUR;
-            let m = l.market_mut(BTC).unwrap();
-            m.now_ms = *now;
-            let delta = m
-                .prices
-                .oracle
-                .checked_mul(Fixed::from_ratio(i128::from(bps), 10_000).unwrap())
-                .unwrap();
-            ballast_risk::update_funding(m, delta)
-        }
-        Op::Liquidate { who, by } => {
-            let healthy = l.accounts.get(&who).is_none_or(|a| {
-                !a.being_liquidated
-                    && account_health(a, &l.markets, HealthKind::Maintenance, None)
-                        .unwrap()
-                        .surplus()
-                        .unwrap()
-                        >= 0
-            });
-            let ratio_before = maintenance_ratio(l, who);
-            let r = l.liquidate(who, by, BTC);
-            if healthy {
-                prop_assert!(r.is_err(), "a healthy account was liquidated");
-            }
-            if let Ok(o) = r {
-                LIQUIDATIONS.fetch_add(1, Relaxed);
-                if o.bankruptcy.is_some() {
-                    BANKRUPTCIES.fetch_add(1, Relaxed);
-                }
-                if let (Some(b), Some(a)) = (ratio_before, maintenance_ratio(l, who)) {
-                    if b.is_positive() {
-                        prop_assert!(a >= b, "health ratio fell from {b} to {a} ({o:?})");
-                    }
-                }
-            }
-            r.map(|_| ())
-        }
-    };
-    if result.is_err() {
-        prop_assert_eq!(
-            &*l,
-            &before,
-            "a failed {:?} changed state: {:?}",
-            op,
-            result
-        );
-    }
-    Ok(())
+    sequence::bps_of(price, bps).unwrap()
 }
 
 proptest! {
@@ -202,17 +47,11 @@ proptest! {
     /// price moves, funding and liquidations (with bankruptcies).
     #[test]
     fn value_is_conserved_and_failures_change_nothing(ops in prop::collection::vec(op(), 1..60)) {
-        let mut l = ledger(20_000);
-        l.deposit(4, 1_000_000 * USD).unwrap(); // a deep liquidity provider
-        l.deposit(5, 1_000_000 * USD).unwrap(); // a second liquidator
-        let mut now = 0;
+        let mut h = Harness::new();
         for op in &ops {
-            run(&mut l, op, &mut now)?;
-            prop_assert!(l.conserved(), "not conserved after {:?}", op);
-            let sizes: i128 = l.accounts.values().map(|a| a.size(BTC)).sum();
-            prop_assert_eq!(sizes, 0);
-            let longs: i128 = l.accounts.values().map(|a| a.size(BTC).max(0)).sum();
-            prop_assert_eq!(longs, l.markets[0].state.open_interest);
+            if let Err(violation) = h.apply(op) {
+                prop_assert!(false, "{}", violation);
+            }
         }
     }
 
@@ -306,24 +145,18 @@ fn generated_sequences_trade_and_liquidate() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
     let mut runner = TestRunner::deterministic();
+    let (mut f, mut q, mut b) = (0, 0, 0);
     for _ in 0..2_000 {
         let ops = prop::collection::vec(op(), 1..60)
             .new_tree(&mut runner)
             .unwrap()
             .current();
-        let mut l = ledger(20_000);
-        l.deposit(4, 1_000_000 * USD).unwrap();
-        l.deposit(5, 1_000_000 * USD).unwrap();
-        let mut now = 0;
+        let mut h = Harness::new();
         for op in &ops {
-            run(&mut l, op, &mut now).unwrap();
+            h.apply(op).unwrap();
         }
+        (f, q, b) = (f + h.fills, q + h.liquidations, b + h.bankruptcies);
     }
-    let (f, q, b) = (
-        FILLS.load(Relaxed),
-        LIQUIDATIONS.load(Relaxed),
-        BANKRUPTCIES.load(Relaxed),
-    );
     println!("accepted fills {f}, liquidations {q}, bankruptcies {b}");
     assert!(
         f > 1_000 && q > 50 && b > 0,
