@@ -11,7 +11,7 @@ use drink::minimal::{MinimalSandbox, RuntimeEvent};
 use drink::pallet_contracts::Determinism;
 use drink::sandbox_api::prelude::*;
 use drink::session::{ContractBundle, Session, NO_ENDOWMENT};
-use drink::{pallet_contracts, AccountId32, Weight};
+use drink::{pallet_contracts, AccountId32, Sandbox, Weight};
 use parity_scale_codec::{Decode, Encode};
 
 pub mod replay;
@@ -241,6 +241,17 @@ impl Harness {
                 .extend(self.engine_events::<ballast_interface::events::BreakerChanged>());
         }
         reported
+    }
+
+    /// Runs `action` and then restores the sandbox's whole storage and the clock to what they
+    /// were before: each call of a test matrix starts from the same state.
+    pub fn isolated<T>(&mut self, action: impl FnOnce(&mut Harness) -> T) -> T {
+        let snapshot = self.session.sandbox().take_snapshot();
+        let now = self.now_ms;
+        let result = action(self);
+        self.session.sandbox().restore_snapshot(snapshot);
+        self.set_time(now);
+        result
     }
 
     /// Sets the block time (ms). drink would otherwise use the wall clock for new blocks.
