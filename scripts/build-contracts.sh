@@ -8,8 +8,9 @@ root=$(pwd)
 target="${CARGO_TARGET_DIR:-$root/target}"
 out="$root/target/contracts"
 mkdir -p "$out"
-for contract in token engine venue; do
-    name="ballast_${contract}"
+# hostile-token is test-only: a PSP22 token that tries to re-enter the engine.
+for contract in token engine venue hostile-token; do
+    name="ballast_${contract//-/_}"
     echo "[contracts] building ${name}"
     cargo contract build --release --quiet --manifest-path "contracts/${contract}/Cargo.toml" >/dev/null
     cp "${target}/ink/${name}/${name}.contract" "$out/"

@@ -128,24 +128,34 @@ fn selectors_of(
 impl Harness {
     /// Deploys the token (all supply to the owner) and the engine at time `start_ms`.
     pub fn new(start_ms: u64) -> Harness {
+        let supply = (1_000_000_000_000u128 * USD).to_string();
+        Harness::with_collateral(
+            start_ms,
+            "ballast_token",
+            &[
+                supply.as_str(),
+                r#"Some("Ballast USD")"#,
+                r#"Some("bUSD")"#,
+                "6",
+            ],
+        )
+    }
+
+    /// Deploys the collateral token from bundle `token_name` (constructor `new` with
+    /// `token_args`, all supply to the owner) and the engine over it at time `start_ms`.
+    pub fn with_collateral(start_ms: u64, token_name: &str, token_args: &[&str]) -> Harness {
         let mut session = Session::<MinimalSandbox>::default();
         let owner = account(1);
         session.set_actor(owner.clone());
         session.set_gas_limit(GAS_LIMIT);
         session.sandbox().set_timestamp(start_ms);
-        let token_bundle = load_bundle("ballast_token");
+        let token_bundle = load_bundle(token_name);
         let engine_bundle = load_bundle("ballast_engine");
-        let supply = (1_000_000_000_000u128 * USD).to_string();
         let token = session
             .deploy_bundle(
                 token_bundle.clone(),
                 "new",
-                &[
-                    supply.as_str(),
-                    r#"Some("Ballast USD")"#,
-                    r#"Some("bUSD")"#,
-                    "6",
-                ],
+                token_args,
                 vec![1],
                 NO_ENDOWMENT,
             )
