@@ -24,4 +24,8 @@ scripts/build-contracts.sh
 step "drink tests (the contracts in the real pallet-contracts runtime)"
 (cd tests && cargo fmt -- --check && cargo test --release)
 
+step "fuzzing (a short bounded pass of every target: scripts/fuzz.sh 20)"
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+scripts/fuzz.sh 20
+
 step "all checks passed"
