@@ -1,6 +1,6 @@
 //! Property tests of the risk core (10,000 cases each, release build in scripts/test.sh):
-//! conservation, error atomicity, liquidation safety, ramp bounds, max-position exactness,
-//! reduce-only.
+//! conservation, error atomicity, liquidation safety, the margin rule of fills, breaker rules,
+//! ramp bounds, max-position exactness, reduce-only.
 #![allow(
     clippy::arithmetic_side_effects,
     clippy::cast_possible_truncation,
@@ -51,6 +51,72 @@ proptest! {
         for op in &ops {
             if let Err(violation) = h.apply(op) {
                 prop_assert!(false, "{}", violation);
+            }
+        }
+    }
+
+    /// The breaker changes state only by its rules, over any sequence of prices (valid or not),
+    /// clock steps, guardian pauses and owner resumes: Normal trips to ReduceOnly only on a
+    /// velocity move above `trip_move`; ReduceOnly resumes only after the cooldown and below
+    /// `calm_move`; an invalid price means OracleHalt; nothing but `resume` leaves Paused, and
+    /// `resume` does nothing elsewhere.
+    #[test]
+    fn breaker_states_change_only_by_their_rules(
+        events in prop::collection::vec(
+            prop_oneof![
+                8 => (0u64..2 * HOUR, -1500i64..1500).prop_map(|(dt, bps)| (0u8, dt, bps)),
+                1 => (0u64..HOUR).prop_map(|dt| (1u8, dt, 0)),
+                1 => (0u64..HOUR).prop_map(|dt| (2u8, dt, 0)),
+                1 => (0u64..HOUR).prop_map(|dt| (3u8, dt, 0)),
+            ],
+            1..80,
+        )
+    ) {
+        let params = config().breaker;
+        let mut b = ballast_risk::Breaker::default();
+        let mut now = 0u64;
+        let mut price = Fixed::from_int(20_000);
+        for (kind, dt, bps) in events {
+            now += dt;
+            let before = b;
+            let transition = match kind {
+                0 => {
+                    price = bps_of(price, bps);
+                    b.update(&params, Some(price), now).unwrap()
+                }
+                1 => b.update(&params, None, now).unwrap(),
+                2 => b.pause(now),
+                _ => b.resume(now),
+            };
+            let after = b.state;
+            // A transition is reported exactly when the state changes, stamped now.
+            prop_assert_eq!(transition.is_some(), after != before.state);
+            if let Some(t) = transition {
+                prop_assert_eq!((t.from, t.to, t.at_ms, b.since_ms), (before.state, after, now, now));
+            }
+            use BreakerState::*;
+            match (kind, before.state, after) {
+                (_, Paused, Paused) => {}
+                (3, Paused, Normal) => {}
+                (_, Paused, to) => prop_assert!(false, "left Paused for {:?} by event {}", to, kind),
+                (2, _, to) => prop_assert_eq!(to, Paused),
+                (3, from, to) => prop_assert_eq!(from, to, "resume outside Paused changed the state"),
+                (1, _, to) => prop_assert_eq!(to, OracleHalt),
+                (0, _, Paused) => prop_assert!(false, "a price paused the market"),
+                (0, Normal, ReduceOnly) => {
+                    prop_assert!(transition.unwrap().move_fraction > params.trip_move);
+                }
+                (0, Normal, to) => prop_assert_eq!(to, Normal),
+                (0, ReduceOnly, Normal) => {
+                    prop_assert!(now - before.since_ms >= params.cooldown_ms);
+                    prop_assert!(transition.unwrap().move_fraction < params.calm_move);
+                }
+                (0, ReduceOnly, to) => prop_assert_eq!(to, ReduceOnly),
+                (0, OracleHalt, ReduceOnly) => {
+                    prop_assert!(transition.unwrap().move_fraction > params.trip_move);
+                }
+                (0, OracleHalt, to) => prop_assert_eq!(to, Normal),
+                (kind, from, to) => prop_assert!(false, "unexpected {:?} -> {:?} on {}", from, to, kind),
             }
         }
     }
