@@ -1,35 +1,19 @@
 //! Shared fixture: one BTC-like market (8 base decimals, 6 quote decimals) in a ledger.
 #![allow(
     dead_code,
+    unused_imports,
     clippy::arithmetic_side_effects,
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss,
     clippy::cast_possible_wrap
 )]
 
-use ballast_math::{Decimals, Fixed};
-use ballast_risk::{Ledger, MarketConfig, MarketCtx, MarketState, Prices};
-
-pub const BTC: u32 = 1;
-pub const USD: i128 = 1_000_000; // one quote unit in base units
-pub const ONE_BTC: i128 = 100_000_000;
-pub const HOUR: u64 = 3_600_000;
+use ballast_math::Fixed;
+pub use ballast_risk::sequence::{config, prices, HOUR, MARKET as BTC, ONE_BTC, USD};
+use ballast_risk::{Ledger, MarketCtx, MarketState};
 
 pub fn fx(s: &str) -> Fixed {
     Fixed::parse_decimal(s).unwrap()
-}
-
-pub fn config() -> MarketConfig {
-    MarketConfig::default_large_cap(Decimals { base: 8, quote: 6 })
-}
-
-pub fn prices(oracle: Fixed) -> Prices {
-    Prices {
-        oracle,
-        dampened: oracle,
-        opening_valid: true,
-        liquidation_valid: true,
-    }
 }
 
 /// A ledger with the market at `price`, volatility terms at zero (tiers rule).
