@@ -1,9 +1,12 @@
 //! SVG plots (plotters): prices, allowed leverage with the breaker state, cumulative
 //! liquidations. SVG needs no font files, so the plots build anywhere.
 
+use std::ops::Range;
 use std::path::Path;
 
 use ballast_oracle::candles::format_timestamp_ms;
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::run::{RunResult, Sample};
@@ -51,48 +54,99 @@ fn span(results: &[RunResult]) -> (u64, f64) {
     (first, last)
 }
 
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A chart over hours since `first` (labelled with dates) and `y`, with a mesh and a caption.
+fn chart<'a, 'b>(
+    area: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    caption: Option<&str>,
+    (first, last): (u64, f64),
+    y: Range<f64>,
+    y_desc: &str,
+    y_label: Option<&dyn Fn(&f64) -> String>,
+) -> Result<Chart<'a, 'b>, Box<dyn std::error::Error>> {
+    let mut builder = ChartBuilder::on(area);
+    if let Some(text) = caption {
+        builder.caption(text, ("sans-serif", 20));
+    }
+    let mut chart = builder
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(if y_label.is_some() { 90 } else { 70 })
+        .build_cartesian_2d(0.0..last, y)?;
+    let dates = date_label(first);
+    let mut mesh = chart.configure_mesh();
+    mesh.x_labels(10).x_label_formatter(&dates).y_desc(y_desc);
+    if let Some(format) = y_label {
+        mesh.y_label_formatter(format);
+    }
+    mesh.draw()?;
+    Ok(chart)
+}
+
+/// One line per protocol, in the palette's colours, labelled for the legend.
+fn protocol_lines(
+    chart: &mut Chart<'_, '_>,
+    results: &[RunResult],
+    first: u64,
+    width: u32,
+    value: impl Fn(&Sample) -> f64,
+    label: impl Fn(&RunResult) -> String,
+) -> PlotResult {
+    for (k, r) in results.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        let line = r.samples.iter().map(|s| (hours(first, s), value(s)));
+        chart
+            .draw_series(LineSeries::new(line, color.stroke_width(width)))?
+            .label(label(r))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
+    Ok(())
+}
+
+fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, position: SeriesLabelPosition) -> PlotResult {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
+}
+
 /// Exogenous price and the simulated price under each protocol.
 pub fn prices(results: &[RunResult], title: &str, path: &Path) -> PlotResult {
-    let (first, last) = span(results);
+    let span = span(results);
     let all = results
         .iter()
         .flat_map(|r| r.samples.iter().flat_map(|s| [s.exogenous, s.simulated]));
     let (lo, hi) = bounds(all);
     let root = SVGBackend::new(path, (1000, 480)).into_drawing_area();
     root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(30)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..last, lo..hi)?;
-    chart
-        .configure_mesh()
-        .x_labels(10)
-        .x_label_formatter(&date_label(first))
-        .y_desc("price (quote per base)")
-        .draw()?;
+    let mut chart = chart(
+        &root,
+        Some(title),
+        span,
+        lo..hi,
+        "price (quote per base)",
+        None,
+    )?;
     if let Some(r) = results.first() {
-        let exo = r.samples.iter().map(|s| (hours(first, s), s.exogenous));
+        let exo = r.samples.iter().map(|s| (hours(span.0, s), s.exogenous));
         chart
             .draw_series(LineSeries::new(exo, BLACK.stroke_width(2)))?
             .label("exogenous (candles)")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
     }
-    for (k, r) in results.iter().enumerate() {
-        let color = PALETTE[k % PALETTE.len()];
-        let sim = r.samples.iter().map(|s| (hours(first, s), s.simulated));
-        chart
-            .draw_series(LineSeries::new(sim, color))?
-            .label(format!("simulated: {}", r.protocol.name()))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
+    protocol_lines(
+        &mut chart,
+        results,
+        span.0,
+        1,
+        |s| s.simulated,
+        |r| format!("simulated: {}", r.protocol.name()),
+    )?;
+    legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
     root.present()?;
     Ok(())
 }
@@ -100,7 +154,8 @@ pub fn prices(results: &[RunResult], title: &str, path: &Path) -> PlotResult {
 /// Allowed leverage for a new position of the reference notional, with reduce-only and halt
 /// periods shaded (top), and the forecast volatility each protocol's oracle saw (bottom).
 pub fn leverage(results: &[RunResult], title: &str, path: &Path) -> PlotResult {
-    let (first, last) = span(results);
+    let span = span(results);
+    let first = span.0;
     let top = results
         .iter()
         .flat_map(|r| r.samples.iter().map(|s| s.leverage))
@@ -109,18 +164,14 @@ pub fn leverage(results: &[RunResult], title: &str, path: &Path) -> PlotResult {
     let root = SVGBackend::new(path, (1000, 620)).into_drawing_area();
     root.fill(&WHITE)?;
     let (upper, lower) = root.split_vertically(400);
-    let mut chart = ChartBuilder::on(&upper)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(30)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..last, 0.0..top)?;
-    chart
-        .configure_mesh()
-        .x_labels(10)
-        .x_label_formatter(&date_label(first))
-        .y_desc("allowed leverage, new position")
-        .draw()?;
+    let mut caps = chart(
+        &upper,
+        Some(title),
+        span,
+        0.0..top,
+        "allowed leverage, new position",
+        None,
+    )?;
     for (k, r) in results.iter().enumerate() {
         let color = PALETTE[k % PALETTE.len()];
         let bands: Vec<_> = r
@@ -134,55 +185,45 @@ pub fn leverage(results: &[RunResult], title: &str, path: &Path) -> PlotResult {
                 )
             })
             .collect();
-        chart.draw_series(bands)?;
+        caps.draw_series(bands)?;
     }
-    for (k, r) in results.iter().enumerate() {
-        let color = PALETTE[k % PALETTE.len()];
-        let line = r.samples.iter().map(|s| (hours(first, s), s.leverage));
-        chart
-            .draw_series(LineSeries::new(line, color.stroke_width(2)))?
-            .label(format!(
-                "{} (shaded: reduce-only or halted)",
-                r.protocol.name()
-            ))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
+    protocol_lines(
+        &mut caps,
+        results,
+        first,
+        2,
+        |s| s.leverage,
+        |r| format!("{} (shaded: reduce-only or halted)", r.protocol.name()),
+    )?;
+    legend(&mut caps, SeriesLabelPosition::LowerLeft)?;
     let vol_top = results
         .iter()
         .flat_map(|r| r.samples.iter().map(|s| s.forecast_vol * 100.0))
         .fold(1.0, f64::max)
         * 1.1;
-    let mut vols = ChartBuilder::on(&lower)
-        .margin(12)
-        .x_label_area_size(30)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..last, 0.0..vol_top)?;
-    vols.configure_mesh()
-        .x_labels(10)
-        .x_label_formatter(&date_label(first))
-        .y_desc("forecast vol, % a year")
-        .draw()?;
-    for (k, r) in results.iter().enumerate() {
-        let color = PALETTE[k % PALETTE.len()];
-        let line = r
-            .samples
-            .iter()
-            .map(|s| (hours(first, s), s.forecast_vol * 100.0));
-        vols.draw_series(LineSeries::new(line, color))?;
-    }
+    let mut vols = chart(
+        &lower,
+        None,
+        span,
+        0.0..vol_top,
+        "forecast vol, % a year",
+        None,
+    )?;
+    protocol_lines(
+        &mut vols,
+        results,
+        first,
+        1,
+        |s| s.forecast_vol * 100.0,
+        |r| r.protocol.name().to_string(),
+    )?;
     root.present()?;
     Ok(())
 }
 
 /// Cumulative liquidated notional under each protocol.
 pub fn liquidations(results: &[RunResult], title: &str, path: &Path) -> PlotResult {
-    let (first, last) = span(results);
+    let span = span(results);
     let top = results
         .iter()
         .flat_map(|r| r.samples.last().map(|s| s.liquidated))
@@ -190,33 +231,24 @@ pub fn liquidations(results: &[RunResult], title: &str, path: &Path) -> PlotResu
         * 1.1;
     let root = SVGBackend::new(path, (1000, 420)).into_drawing_area();
     root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(30)
-        .y_label_area_size(90)
-        .build_cartesian_2d(0.0..last, 0.0..top)?;
-    chart
-        .configure_mesh()
-        .x_labels(10)
-        .x_label_formatter(&date_label(first))
-        .y_label_formatter(&|v| format!("{:.1}M", v / 1e6))
-        .y_desc("cumulative liquidated notional")
-        .draw()?;
-    for (k, r) in results.iter().enumerate() {
-        let color = PALETTE[k % PALETTE.len()];
-        let line = r.samples.iter().map(|s| (hours(first, s), s.liquidated));
-        chart
-            .draw_series(LineSeries::new(line, color.stroke_width(2)))?
-            .label(r.protocol.name())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
+    let millions = |v: &f64| format!("{:.1}M", v / 1e6);
+    let mut chart = chart(
+        &root,
+        Some(title),
+        span,
+        0.0..top,
+        "cumulative liquidated notional",
+        Some(&millions),
+    )?;
+    protocol_lines(
+        &mut chart,
+        results,
+        span.0,
+        2,
+        |s| s.liquidated,
+        |r| r.protocol.name().to_string(),
+    )?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     root.present()?;
     Ok(())
 }
