@@ -96,9 +96,13 @@ fn op(raw: &RawOp) -> Vec<Op> {
     }
 }
 
+/// Operations per input. Each is checked against the whole ledger, so long inputs are slow;
+/// the property tests cover sequences of up to 60 operations.
+const MAX_OPS: usize = 32;
+
 fuzz_target!(|ops: Vec<RawOp>| {
     let mut harness = Harness::new();
-    for raw in ops.iter().take(80) {
+    for raw in ops.iter().take(MAX_OPS) {
         for op in op(raw) {
             if let Err(violation) = harness.apply(&op) {
                 panic!("{violation}");
