@@ -153,6 +153,17 @@ impl World {
     fn keeper_round(&mut self, prices: &BTreeMap<u32, (f64, f64)>) -> (u32, u32) {
         // Pre-filter on the cached views: equity against max(tier rate, applied maintenance
         // term) x notional with a 1% slack; the engine's health answer decides.
+        let tiers: Vec<(f64, f64)> = MarketConfig::default_large_cap(DECIMALS)
+            .margin
+            .tiers
+            .iter()
+            .map(|t| {
+                (
+                    t.notional_floor as f64 / USD as f64,
+                    f(t.maintenance_fraction),
+                )
+            })
+            .collect();
         let mut candidates: Vec<(f64, AccountId32)> = Vec::new();
         for who in &self.traders {
             let v = &self.views[who];
@@ -166,15 +177,12 @@ impl World {
                 let size = p.size as f64 / 1e8;
                 equity += p.quote as f64 / USD as f64 + size * price;
                 let notional = size.abs() * price;
-                let tier = if notional < 1e6 {
-                    0.025
-                } else if notional < 5e6 {
-                    0.05
-                } else if notional < 2e7 {
-                    0.10
-                } else {
-                    0.25
-                };
+                // Upper bound of the continuous bracket requirement: the bracket's own rate.
+                let tier = tiers
+                    .iter()
+                    .rev()
+                    .find(|(floor, _)| notional >= *floor)
+                    .map_or(0.0, |t| t.1);
                 requirement += (maintenance.max(tier) + 0.01) * notional;
             }
             if v.being_liquidated || equity < requirement {
