@@ -103,6 +103,81 @@ pub struct LiquidationParams {
     pub throttle_window_ms: u64,
 }
 
+/// Liquidity-adjusted sizing from reported depth (see [`crate::liquidity`]). A market without
+/// depth reports gets none of these terms and the absolute open-interest caps of
+/// [`MarginParams`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct LiquidityParams {
+    /// Price band the reported depth is measured within: notional within this fraction of
+    /// mid (0.01 = 1%). Closing the depth itself moves the price by this much.
+    pub depth_band: Fixed,
+    /// Share of the measured depth counted on (0.5: half of what the book shows).
+    pub haircut: Fixed,
+    /// Time constant of the slow depth average, ms: a report moves it by `dt / tau` (at most
+    /// all the way).
+    pub ema_tau_ms: u64,
+    /// Depth older than this no longer allows new risk, ms (reducing fills still pass).
+    pub max_age_ms: u64,
+    /// Largest closing impact a position may have when it grows (per-account size cap).
+    pub max_impact: Fixed,
+    /// Open interest may grow by at most this fraction of effective depth per window.
+    pub oi_growth_fraction: Fixed,
+    /// Window of the open-interest growth cap, ms.
+    pub oi_growth_window_ms: u64,
+    /// The open-interest term starts at this multiple of effective depth (if below the
+    /// configured `oi_lower_cap`).
+    pub oi_lower_depth_multiple: Fixed,
+    /// The open-interest term reaches its maximum at this multiple of depth.
+    pub oi_upper_depth_multiple: Fixed,
+}
+
+/// Greeks-aware limits for options books reported by venues (see [`crate::greeks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct OptionsParams {
+    /// Relative implied-vol shock of a 30-day expiry at the initial quantile (0.3: a 60% vol
+    /// moves 18 points); shorter expiries shock more, longer less, by `(30 / DTE)^p`.
+    pub vol_of_vol: Fixed,
+    /// Exponent p for expiries up to 30 days (Derive, Deribit: 0.3).
+    pub short_dte_exponent: Fixed,
+    /// Exponent p beyond 30 days (0.13).
+    pub long_dte_exponent: Fixed,
+    /// Share of the difference between the gross (bucket by bucket) and the netted scenario
+    /// loss credited to offsets between expiries.
+    pub offset_credit: Fixed,
+    /// Tail scenarios for net short gamma: the price move is this multiple of the horizon move.
+    pub tail_multiple: Fixed,
+    /// Weight of the tail scenarios' loss.
+    pub tail_weight: Fixed,
+    /// Loss from net short gamma over the horizon move may use at most this fraction of equity
+    /// when a book grows.
+    pub gamma_budget: Fixed,
+    /// Loss from the vol shock on net vega may use at most this fraction of equity.
+    pub vega_budget: Fixed,
+    /// Greeks older than this fall back to the conservative charge, ms.
+    pub max_age_ms: u64,
+    /// A reported P&L further than this fraction of the previous requirement (plus
+    /// `explain_floor`) from what the previous Greeks predict falls back to the conservative
+    /// charge until a report is explained again.
+    pub explain_tolerance: Fixed,
+    /// Absolute part of the explanation tolerance, quote base units.
+    pub explain_floor: i128,
+}
+
+/// Stress fee multiplier recommended to venues for trades that raise open interest (see
+/// [`crate::stress`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct StressParams {
+    /// EWMA decay per volatility interval of the short-horizon volatility (half-life 6 h:
+    /// 0.5^(1/6)); the long horizon is the oracle's forecast.
+    pub fast_lambda: Fixed,
+    /// Multiplier added per unit of short/long volatility ratio above 1.
+    pub vol_weight: Fixed,
+    /// Multiplier added per unit of depth thinning (1 - latest / slow depth).
+    pub depth_weight: Fixed,
+    /// Upper bound of the multiplier.
+    pub max_multiplier: Fixed,
+}
+
 /// Complete configuration of one market.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub struct MarketConfig {
@@ -124,6 +199,12 @@ pub struct MarketConfig {
     /// Largest fee a venue may charge one side of a fill, as a fraction of its notional: a
     /// hostile or broken venue cannot move more than this out of an account.
     pub max_fee_fraction: Fixed,
+    /// Liquidity-adjusted sizing.
+    pub liquidity: LiquidityParams,
+    /// Options books.
+    pub options: OptionsParams,
+    /// Stress fees.
+    pub stress: StressParams,
 }
 
 ballast_math::impl_leaf_layout!(
@@ -132,8 +213,14 @@ ballast_math::impl_leaf_layout!(
     RampParams,
     BreakerParams,
     LiquidationParams,
+    LiquidityParams,
+    OptionsParams,
+    StressParams,
     MarketConfig
 );
+
+/// 0.5^(1/6): hourly EWMA decay with a 6-hour half-life (the short-horizon volatility).
+pub const FAST_LAMBDA: Fixed = Fixed::from_bits(250_765_695_940_105);
 
 /// Decimal constant helper for defaults: `num / den`, known to be valid.
 fn ratio(num: i128, den: i128) -> Fixed {
@@ -221,6 +308,37 @@ impl MarketConfig {
             max_fill_deviation: ratio(2, 100),
             max_funding_per_hour: ratio(1, 100),
             max_fee_fraction: ratio(1, 100),
+            liquidity: LiquidityParams {
+                depth_band: ratio(1, 100),
+                haircut: ratio(1, 2),
+                ema_tau_ms: MS_PER_HOUR,
+                max_age_ms: MS_PER_HOUR,
+                // A position may need at most 2% of impact to close: 4x the (haircut) depth.
+                max_impact: ratio(2, 100),
+                oi_growth_fraction: ratio(1, 2),
+                oi_growth_window_ms: MS_PER_HOUR,
+                oi_lower_depth_multiple: Fixed::from_int(20),
+                oi_upper_depth_multiple: Fixed::from_int(100),
+            },
+            options: OptionsParams {
+                vol_of_vol: ratio(30, 100),
+                short_dte_exponent: ratio(30, 100),
+                long_dte_exponent: ratio(13, 100),
+                offset_credit: ratio(1, 2),
+                tail_multiple: Fixed::from_int(2),
+                tail_weight: ratio(1, 2),
+                gamma_budget: ratio(1, 4),
+                vega_budget: ratio(1, 4),
+                max_age_ms: MS_PER_HOUR,
+                explain_tolerance: ratio(25, 100),
+                explain_floor: notional(10),
+            },
+            stress: StressParams {
+                fast_lambda: FAST_LAMBDA,
+                vol_weight: Fixed::ONE,
+                depth_weight: Fixed::from_int(2),
+                max_multiplier: Fixed::from_int(4),
+            },
         }
     }
 
@@ -266,6 +384,44 @@ impl MarketConfig {
             || self.max_fee_fraction >= self.margin.min_maintenance_fraction()
         {
             return bad(ConfigRule::PriceBand);
+        }
+        let unit = |f: Fixed| f.is_positive() && f <= Fixed::ONE;
+        let q = &self.liquidity;
+        if !unit(q.depth_band)
+            || !unit(q.haircut)
+            || q.ema_tau_ms == 0
+            || q.max_age_ms == 0
+            || !q.max_impact.is_positive()
+            || !q.oi_growth_fraction.is_positive()
+            || q.oi_growth_window_ms == 0
+            || q.oi_lower_depth_multiple.is_negative()
+            || q.oi_upper_depth_multiple <= q.oi_lower_depth_multiple
+        {
+            return bad(ConfigRule::Depth);
+        }
+        let o = &self.options;
+        if !o.vol_of_vol.is_positive()
+            || !unit(o.short_dte_exponent)
+            || !unit(o.long_dte_exponent)
+            || !fraction(o.offset_credit)
+            || o.tail_multiple < Fixed::ONE
+            || !fraction(o.tail_weight)
+            || !unit(o.gamma_budget)
+            || !unit(o.vega_budget)
+            || o.max_age_ms == 0
+            || o.explain_tolerance.is_negative()
+            || o.explain_floor < 0
+        {
+            return bad(ConfigRule::Options);
+        }
+        let f = &self.stress;
+        if !f.fast_lambda.is_positive()
+            || f.fast_lambda >= Fixed::ONE
+            || f.vol_weight.is_negative()
+            || f.depth_weight.is_negative()
+            || f.max_multiplier < Fixed::ONE
+        {
+            return bad(ConfigRule::Stress);
         }
         Ok(())
     }

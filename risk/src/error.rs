@@ -44,6 +44,19 @@ pub enum RiskError {
     UnknownMarket,
     /// A fee above the market's `max_fee_fraction` of the fill's notional.
     FeeTooLarge,
+    /// The position would need more than `max_impact` to close at the market's depth.
+    LiquidityCap,
+    /// Open interest would grow faster than the market's depth allows in this window.
+    OpenInterestGrowth,
+    /// The market's depth report is too old for new risk.
+    DepthStale,
+    /// A depth or Greeks report is malformed (sizes, order, times, bounds).
+    InvalidReport,
+    /// The options book's net short gamma would lose more than its budget of equity over the
+    /// horizon move.
+    GammaBudget,
+    /// The options book's vega would lose more than its budget of equity in the vol shock.
+    VegaBudget,
 }
 
 /// The configuration rule a rejected [`crate::MarketConfig`] breaks.
@@ -72,6 +85,12 @@ pub enum ConfigRule {
     PriceBand,
     /// Token decimals out of range.
     Decimals,
+    /// Liquidity parameters out of range.
+    Depth,
+    /// Options parameters out of range.
+    Options,
+    /// Stress-fee parameters out of range.
+    Stress,
 }
 
 impl From<MathError> for RiskError {

@@ -52,8 +52,9 @@ pub fn observe(
         },
     };
     let forecast_vol = liquidation.map(|view| view.annualized_vol);
-    if let Some(vol) = forecast_vol {
-        state.update_volatility(config, vol, now_ms)?;
+    if let Some(view) = liquidation {
+        state.update_volatility(config, view.annualized_vol, now_ms)?;
+        crate::stress::sample_fast_vol(state, oracle_config, &config.stress, view.oracle, now_ms)?;
     }
     state.finish_params_ramp(config, now_ms);
     let transition =

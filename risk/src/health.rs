@@ -9,13 +9,20 @@
 //! - Requirements come from [`crate::margin::requirements`] with the applied (ramped) volatility
 //!   terms and, while a governance change ramps, the blend of old and new params. A position
 //!   being opened or grown faces the full target initial requirement instead.
+//! - Where depth is reported, each position adds the liquidity charge of closing it
+//!   ([`liquidity_charges`]) and the open-interest caps come down with depth.
+//! - An options book adds its Greeks-aware requirement ([`crate::greeks`]) and its mark value
+//!   when negative.
 
 extern crate alloc;
 
 use ballast_math::{Fixed, MathError, Rounding};
 
+use crate::config::MarginParams;
 use crate::error::{RiskError, RiskResult};
-use crate::margin::{requirements, Requirements, VolFractions};
+use crate::greeks::{book_requirements, equity_contribution};
+use crate::liquidity::{charge, oi_caps, Use};
+use crate::margin::{requirements_with_caps, Requirements, VolFractions};
 use crate::ramp::{blend, blend_weight};
 use crate::state::{Account, MarketCtx, MarketId};
 
@@ -104,12 +111,24 @@ pub fn position_requirements(
     } else {
         state.applied
     };
-    let new = requirements(
+    let depth = ctx
+        .state
+        .depth
+        .both_sides(&ctx.config.liquidity, Use::Keep)?;
+    let caps = |params: &MarginParams| {
+        oi_caps(
+            &ctx.config.liquidity,
+            (params.oi_lower_cap, params.oi_upper_cap),
+            depth,
+        )
+    };
+    let new = requirements_with_caps(
         &ctx.config.margin,
         decimals.quote,
         notional,
         oi_notional,
         vol,
+        caps(&ctx.config.margin)?,
     )?;
     let Some(old_params) = &state.previous_params else {
         return Ok(new);
@@ -118,7 +137,14 @@ pub fn position_requirements(
         ctx.now_ms.saturating_sub(state.params_changed_ms),
         ctx.config.ramps.params_ramp_ms,
     )?;
-    let old = requirements(old_params, decimals.quote, notional, oi_notional, vol)?;
+    let old = requirements_with_caps(
+        old_params,
+        decimals.quote,
+        notional,
+        oi_notional,
+        vol,
+        caps(old_params)?,
+    )?;
     let blended_initial = blend(old.initial, new.initial, weight)?;
     Ok(Requirements {
         initial: if opening {
@@ -131,6 +157,46 @@ pub fn position_requirements(
     })
 }
 
+/// The liquidity charges of a position of `notional` closing into the side its sign `long`
+/// hits (`None` when the market has no depth reports): maintenance at the slow depth, initial
+/// at the cautious one, the liquidation end between them. See [`crate::liquidity`].
+pub fn liquidity_charges(
+    ctx: &MarketCtx,
+    notional: i128,
+    long: bool,
+) -> RiskResult<Option<Requirements>> {
+    let params = &ctx.config.liquidity;
+    let depth = &ctx.state.depth;
+    let Some(keep) = depth.depth(params, long, Use::Keep)? else {
+        return Ok(None);
+    };
+    let open = depth.depth(params, long, Use::Open)?.unwrap_or(keep);
+    let maintenance = charge(params, notional, keep)?;
+    let initial = charge(params, notional, open)?.max(maintenance);
+    let spread = initial.saturating_sub(maintenance);
+    let liquidation_end = maintenance
+        .checked_add(
+            ctx.config
+                .margin
+                .liquidation_end_weight
+                .mul_amount(spread, Rounding::Ceil)?,
+        )
+        .ok_or(MathError::Overflow)?;
+    Ok(Some(Requirements {
+        initial,
+        maintenance,
+        liquidation_end,
+    }))
+}
+
+fn pick(r: &Requirements, kind: HealthKind) -> i128 {
+    match kind {
+        HealthKind::Initial => r.initial,
+        HealthKind::Maintenance => r.maintenance,
+        HealthKind::LiquidationEnd => r.liquidation_end,
+    }
+}
+
 /// Health of an account of the given kind. `opening`: the market whose position is being opened
 /// or grown by the operation being checked.
 pub fn account_health(
@@ -138,6 +204,26 @@ pub fn account_health(
     markets: &[MarketCtx],
     kind: HealthKind,
     opening: Option<MarketId>,
+) -> RiskResult<Health> {
+    evaluate(account, markets, kind, opening, false)
+}
+
+/// Health while an options report grows the account's book: the book faces the target
+/// volatility term, as a growing perp position does.
+pub fn account_health_growing_options(
+    account: &Account,
+    markets: &[MarketCtx],
+    kind: HealthKind,
+) -> RiskResult<Health> {
+    evaluate(account, markets, kind, None, true)
+}
+
+fn evaluate(
+    account: &Account,
+    markets: &[MarketCtx],
+    kind: HealthKind,
+    opening: Option<MarketId>,
+    options_opening: bool,
 ) -> RiskResult<Health> {
     let mut equity = account.collateral;
     let mut requirement = 0i128;
@@ -155,12 +241,25 @@ pub fn account_health(
         let abs_size = position.size.checked_abs().ok_or(MathError::Overflow)?;
         let notional = decimals.quote_value(abs_size, price, Rounding::Ceil)?;
         let r = position_requirements(ctx, notional, opening == Some(*id))?;
-        let picked = match kind {
-            HealthKind::Initial => r.initial,
-            HealthKind::Maintenance => r.maintenance,
-            HealthKind::LiquidationEnd => r.liquidation_end,
-        };
-        requirement = requirement.checked_add(picked).ok_or(MathError::Overflow)?;
+        requirement = requirement
+            .checked_add(pick(&r, kind))
+            .ok_or(MathError::Overflow)?;
+        if let Some(liquidity) = liquidity_charges(ctx, notional, position.size > 0)? {
+            requirement = requirement
+                .checked_add(pick(&liquidity, kind))
+                .ok_or(MathError::Overflow)?;
+        }
+    }
+    if let Some(book) = &account.options {
+        let ctx = find(markets, book.report.market)?;
+        let weight = ctx.config.margin.liquidation_end_weight;
+        let r = book_requirements(book, ctx, options_opening, weight)?;
+        equity = equity
+            .checked_add(equity_contribution(book))
+            .ok_or(MathError::Overflow)?;
+        requirement = requirement
+            .checked_add(pick(&r, kind))
+            .ok_or(MathError::Overflow)?;
     }
     Ok(Health {
         equity,

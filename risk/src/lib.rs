@@ -5,7 +5,8 @@
 //! run the very same code natively. Layout: `config` (what governance sets, validated),
 //! `margin` (pure requirement formulas), `ramp`, `breaker` (state machine), `state` (positions,
 //! accounts, market state), `health` (read-only evaluation), `ops` and `liquidation` (state
-//! transitions that check everything before writing), `ledger` (an in-memory deployment).
+//! transitions that check everything before writing), `ledger` (an in-memory deployment),
+//! `liquidity` (depth-adjusted sizing), `greeks` (options books), `stress` (fee multiplier).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(
     test,
@@ -22,23 +23,29 @@ pub mod breaker;
 pub mod config;
 mod error;
 pub mod feed;
+pub mod greeks;
 pub mod health;
 pub mod ledger;
 pub mod liquidation;
+pub mod liquidity;
 pub mod margin;
 pub mod ops;
 pub mod ramp;
 #[cfg(feature = "std")]
 pub mod sequence;
 pub mod state;
+pub mod stress;
 
 pub use breaker::{Breaker, BreakerState, BreakerTransition};
-pub use config::{MarginParams, MarketConfig, Tier};
+pub use config::{LiquidityParams, MarginParams, MarketConfig, OptionsParams, StressParams, Tier};
 pub use error::{ConfigRule, RiskError, RiskResult};
+pub use greeks::{ExpiryGreeks, OptionsBook, OptionsReport};
 pub use health::{account_health, Health, HealthKind};
 pub use ledger::{AccountId, Ledger};
+pub use liquidity::DepthState;
 pub use ops::{
-    apply_fill, deposit, max_position, update_funding, withdraw, BankruptcyOutcome, Fill,
-    FillOutcome, LiquidationOutcome,
+    apply_fill, apply_options_report, deposit, max_position, report_depth, update_funding,
+    withdraw, BankruptcyOutcome, Fill, FillOutcome, LiquidationOutcome, OptionsOutcome,
 };
 pub use state::{Account, MarketCtx, MarketId, MarketState, Position, Prices};
+pub use stress::{stress_fee, StressFee};

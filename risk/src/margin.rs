@@ -106,11 +106,25 @@ pub fn size_fraction(
 
 /// The open-interest term (dYdX): 0 below the lower cap, `oi_max_fraction` at the upper cap.
 pub fn oi_fraction(params: &MarginParams, open_interest: i128) -> RiskResult<Fixed> {
-    if open_interest <= params.oi_lower_cap {
+    oi_fraction_between(
+        params,
+        open_interest,
+        (params.oi_lower_cap, params.oi_upper_cap),
+    )
+}
+
+/// The open-interest term between explicit `(lower, upper)` caps (tightened by depth, see
+/// [`crate::liquidity::oi_caps`]).
+pub fn oi_fraction_between(
+    params: &MarginParams,
+    open_interest: i128,
+    (lower, upper): (i128, i128),
+) -> RiskResult<Fixed> {
+    if open_interest <= lower {
         return Ok(Fixed::ZERO);
     }
-    let span = params.oi_upper_cap.saturating_sub(params.oi_lower_cap);
-    let above = open_interest.saturating_sub(params.oi_lower_cap).min(span);
+    let span = upper.saturating_sub(lower).max(1);
+    let above = open_interest.saturating_sub(lower).min(span);
     let share = Fixed::from_ratio(above, span)?;
     Ok(params.oi_max_fraction.checked_mul(share)?)
 }
@@ -175,11 +189,24 @@ pub fn requirements(
     open_interest: i128,
     vol: VolFractions,
 ) -> RiskResult<Requirements> {
+    let caps = (params.oi_lower_cap, params.oi_upper_cap);
+    requirements_with_caps(params, quote_decimals, notional, open_interest, vol, caps)
+}
+
+/// [`requirements`] with the open-interest caps given explicitly.
+pub fn requirements_with_caps(
+    params: &MarginParams,
+    quote_decimals: u8,
+    notional: i128,
+    open_interest: i128,
+    vol: VolFractions,
+    oi_caps: (i128, i128),
+) -> RiskResult<Requirements> {
     if notional <= 0 {
         return Ok(Requirements::default());
     }
     let floor_fraction = size_fraction(params, notional, quote_decimals)?
-        .max(oi_fraction(params, open_interest)?)
+        .max(oi_fraction_between(params, open_interest, oi_caps)?)
         .max(vol.initial)
         .max(params.min_initial_fraction)
         .min(params.max_initial_fraction);

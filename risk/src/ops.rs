@@ -13,7 +13,9 @@ use scale_info::TypeInfo;
 use crate::breaker::BreakerState;
 use crate::config::MS_PER_HOUR;
 use crate::error::{RiskError, RiskResult};
-use crate::health::{account_health, find, HealthKind};
+use crate::greeks::{self, scenario_requirement, Level, OptionsBook, OptionsReport, Stress};
+use crate::health::{account_health, account_health_growing_options, find, HealthKind};
+use crate::liquidity::{within_cap, Use};
 use crate::state::{Account, MarketCtx, MarketId, MarketState};
 
 /// A fill reported by a venue: the taker trades `size` (signed: + buys) with the maker.
@@ -163,6 +165,7 @@ fn side_check(
     reducing: bool,
 ) -> RiskResult<()> {
     if !reducing {
+        check_liquidity(find(markets, market)?, after.size(market))?;
         return require_initial(after, markets, Some(market));
     }
     if account_health(after, markets, HealthKind::Initial, None)?.surplus()? >= 0 {
@@ -177,6 +180,50 @@ fn side_check(
     } else {
         Err(RiskError::InsufficientMargin)
     }
+}
+
+/// The per-account liquidity cap of a growing position of `size` (see [`crate::liquidity`]):
+/// fresh depth, and a closing impact within `max_impact` at the cautious depth.
+fn check_liquidity(ctx: &MarketCtx, size: i128) -> RiskResult<()> {
+    let params = &ctx.config.liquidity;
+    let depth_state = &ctx.state.depth;
+    let Some(depth) = depth_state.depth(params, size > 0, Use::Open)? else {
+        return Ok(());
+    };
+    if depth_state.stale(params, ctx.now_ms) {
+        return Err(RiskError::DepthStale);
+    }
+    let notional = ctx.config.decimals.quote_value(
+        size.checked_abs().ok_or_else(overflow)?,
+        ctx.prices.oracle,
+        Rounding::Ceil,
+    )?;
+    if !within_cap(params, notional, depth)? {
+        return Err(RiskError::LiquidityCap);
+    }
+    Ok(())
+}
+
+/// Open interest (base units) the market may still add in the current growth window, given
+/// its depth (`None`: no depth reported, no cap). Rolls the window in `state` when it is over.
+fn oi_growth_room(ctx: &MarketCtx, state: &mut MarketState) -> RiskResult<Option<i128>> {
+    let params = &ctx.config.liquidity;
+    let Some(depth) = state.depth.both_sides(params, Use::Open)? else {
+        return Ok(None);
+    };
+    if ctx.now_ms.saturating_sub(state.oi_window_start_ms) >= params.oi_growth_window_ms {
+        state.oi_window_start_ms = ctx.now_ms;
+        state.oi_window_base = state.open_interest;
+    }
+    let allowed_notional = params
+        .oi_growth_fraction
+        .mul_amount(depth, Rounding::Floor)?;
+    let allowed =
+        ctx.config
+            .decimals
+            .size_for_value(allowed_notional, ctx.prices.oracle, Rounding::Floor)?;
+    let used = sub(state.open_interest, state.oi_window_base)?.max(0);
+    Ok(Some(allowed.saturating_sub(used).max(0)))
 }
 
 fn require_initial(
@@ -275,7 +322,15 @@ pub fn apply_fill(
         long_part(t.size(fill.market)),
         long_part(m.size(fill.market)),
     )?;
-    state.open_interest = add(state.open_interest, sub(long_after, long_before)?)?;
+    let oi_added = sub(long_after, long_before)?;
+    if oi_added > 0 {
+        if let Some(room) = oi_growth_room(ctx, &mut state)? {
+            if oi_added > room {
+                return Err(RiskError::OpenInterestGrowth);
+            }
+        }
+    }
+    state.open_interest = add(state.open_interest, oi_added)?;
     t.collateral = sub(t.collateral, fill.taker_fee)?;
     m.collateral = sub(m.collateral, fill.maker_fee)?;
     let (taker_size, maker_size) = (t.size(fill.market), m.size(fill.market));
@@ -382,7 +437,115 @@ pub fn max_position(
         step = step.checked_mul(2).ok_or_else(overflow)?;
         high = add(reducible, step)?;
     }
-    Ok(last_passing(low, high))
+    let by_margin = last_passing(low, high);
+    // Depth also caps how fast open interest grows; counted as if the whole size beyond the
+    // reduction added open interest (the maker may reduce instead, so a fill can get more).
+    let mut state = ctx.state.clone();
+    match oi_growth_room(ctx, &mut state)? {
+        Some(room) => Ok(by_margin.min(add(reducible, room)?)),
+        None => Ok(by_margin),
+    }
+}
+
+/// What an options report did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct OptionsOutcome {
+    /// The previous Greeks explained the reported P&L (else the conservative charge applies).
+    pub trusted: bool,
+    /// The report grew the book's risk, so budgets and initial health were checked.
+    pub growing: bool,
+    /// Initial requirement of the book now (scenario or fallback, against the venue's margin).
+    pub initial_requirement: i128,
+    /// Maintenance requirement of the book now.
+    pub maintenance_requirement: i128,
+}
+
+/// Measures of a book's risk compared to decide whether a report grows it.
+fn risk_measures(ctx: &MarketCtx, book: Option<&OptionsBook>) -> RiskResult<[i128; 4]> {
+    let Some(book) = book else {
+        return Ok([0; 4]);
+    };
+    let params = &ctx.config.options;
+    let stress = Stress::of(ctx, Level::Initial { opening: true })?;
+    let report = &book.report;
+    Ok([
+        scenario_requirement(params, report, &stress, ctx.config.decimals)?,
+        greeks::gamma_loss(report, &stress)?,
+        greeks::vega_loss(params, report, &stress)?,
+        report.venue_initial,
+    ])
+}
+
+/// Takes in an options venue's report for an account. A report that grows the book's risk
+/// (scenario requirement, short-gamma loss, vega loss or the venue's margin) needs a market
+/// open for new risk, both budgets and non-negative initial health with the book at the target
+/// volatility; any other report always passes. A P&L the previous Greeks fail to explain is
+/// accepted but the book is charged the conservative fallback until the next explained report.
+pub fn apply_options_report(
+    account: &mut Account,
+    markets: &[MarketCtx],
+    report: OptionsReport,
+) -> RiskResult<OptionsOutcome> {
+    let ctx = find(markets, report.market)?;
+    greeks::validate(&report, ctx.now_ms)?;
+    if let Some(previous) = &account.options {
+        if report.timestamp_ms <= previous.report.timestamp_ms {
+            return Err(RiskError::InvalidReport);
+        }
+    }
+    if !ctx.prices.liquidation_valid || ctx.state.breaker.state == BreakerState::Paused {
+        return Err(RiskError::MarketHalted);
+    }
+    let params = &ctx.config.options;
+    let decimals = ctx.config.decimals;
+    let spot = ctx.prices.oracle;
+    let trusted = match &account.options {
+        Some(previous) => greeks::explains(params, previous, &report, spot, decimals)?,
+        None => true,
+    };
+    let held = Stress::of(ctx, Level::Initial { opening: false })?;
+    let requirement_at_report = scenario_requirement(params, &report, &held, decimals)?;
+    let empty = report.buckets.is_empty() && report.venue_initial == 0 && report.mark_value >= 0;
+    let mut after = account.clone();
+    after.options = (!empty).then_some(OptionsBook {
+        report,
+        spot,
+        trusted,
+        requirement_at_report,
+    });
+    let before_risk = risk_measures(ctx, account.options.as_ref())?;
+    let after_risk = risk_measures(ctx, after.options.as_ref())?;
+    let growing = after_risk.iter().zip(&before_risk).any(|(a, b)| a > b);
+    if growing {
+        gate(ctx, false)?;
+        let equity = account_health(&after, markets, HealthKind::Maintenance, None)?.equity;
+        if let Some(book) = &after.options {
+            let stress = Stress::of(ctx, Level::Initial { opening: true })?;
+            greeks::check_budgets(params, &book.report, &stress, equity)?;
+        }
+        if account_health_growing_options(&after, markets, HealthKind::Initial)?.surplus()? < 0 {
+            return Err(RiskError::InsufficientMargin);
+        }
+    }
+    let requirements = match &after.options {
+        Some(book) => {
+            greeks::book_requirements(book, ctx, false, ctx.config.margin.liquidation_end_weight)?
+        }
+        None => crate::margin::Requirements::default(),
+    };
+    *account = after;
+    Ok(OptionsOutcome {
+        trusted,
+        growing,
+        initial_requirement: requirements.initial,
+        maintenance_requirement: requirements.maintenance,
+    })
+}
+
+/// Takes in a depth report for a market (see [`crate::liquidity`]).
+pub fn report_depth(ctx: &mut MarketCtx, bid: i128, ask: i128) -> RiskResult<()> {
+    let params = ctx.config.liquidity;
+    ctx.state.depth.report(&params, bid, ask, ctx.now_ms)
 }
 
 /// Applies a venue's funding index change, bounded by `max_funding_per_hour * oracle` per hour

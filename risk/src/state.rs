@@ -13,6 +13,8 @@ use scale_info::TypeInfo;
 use crate::breaker::Breaker;
 use crate::config::{MarginParams, MarketConfig};
 use crate::error::{RiskError, RiskResult};
+use crate::greeks::OptionsBook;
+use crate::liquidity::DepthState;
 use crate::margin::VolFractions;
 use crate::ramp::ramp_toward;
 
@@ -49,6 +51,8 @@ pub struct Account {
     pub being_liquidated: bool,
     /// Open positions by market (at most [`MAX_POSITIONS`], never a zero size).
     pub positions: Vec<(MarketId, Position)>,
+    /// The options book an options venue reported for this account, if any.
+    pub options: Option<OptionsBook>,
 }
 
 /// Per-market risk state that changes over time.
@@ -83,6 +87,14 @@ pub struct MarketState {
     pub throttle_window_start_ms: u64,
     /// Notional liquidated in the current window, quote base units.
     pub throttle_used: i128,
+    /// Reported order book depth (liquidity-adjusted sizing).
+    pub depth: DepthState,
+    /// Start of the current open-interest growth window, ms.
+    pub oi_window_start_ms: u64,
+    /// Open interest at the start of that window, base units.
+    pub oi_window_base: i128,
+    /// Short-horizon volatility (stress fees), sampled from the oracle price.
+    pub fast_vol: Option<ballast_oracle::VolState>,
 }
 
 ballast_math::impl_leaf_layout!(Position, Account, MarketState);
@@ -218,6 +230,7 @@ impl MarketState {
             last_ramp_ms: now_ms,
             last_funding_ms: now_ms,
             throttle_window_start_ms: now_ms,
+            oi_window_start_ms: now_ms,
             ..MarketState::default()
         }
     }

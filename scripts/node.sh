@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# A local Substrate contracts chain for Ballast.
+#
+#   scripts/node.sh install   install substrate-contracts-node 0.42.0 once (about 75 minutes of
+#                             2-core time; skipped when that version is already present)
+#   scripts/node.sh start     start it on 127.0.0.1 with a temporary database, wait for RPC
+#   scripts/node.sh stop      stop the node this script started
+#   scripts/node.sh status    say whether it runs and where
+#   scripts/node.sh present   exit 0 when the right version is installed (used by CI)
+#
+# Environment: BALLAST_NODE_PORT (RPC port, default 9944), BALLAST_NODE_DIR (pid file, logs and
+# the temporary database; default $HOME/.cache/ballast/node).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+NODE_VERSION=0.42.0
+NODE_BIN=substrate-contracts-node
+TOOLCHAIN=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+PORT=${BALLAST_NODE_PORT:-9944}
+DIR=${BALLAST_NODE_DIR:-$HOME/.cache/ballast/node}
+PIDFILE="$DIR/node.pid"
+LOG="$DIR/node.log"
+
+log() { printf '[node] %s\n' "$*" >&2; }
+
+node_path() { command -v "$NODE_BIN" 2>/dev/null || echo "$HOME/.cargo/bin/$NODE_BIN"; }
+
+present() {
+    local bin
+    bin=$(node_path)
+    [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -q "$NODE_VERSION"
+}
+
+install() {
+    if present; then
+        log "$NODE_BIN $NODE_VERSION: present ($(node_path))"
+        return 0
+    fi
+    bash scripts/setup.sh >&2
+    if ! command -v protoc >/dev/null 2>&1; then
+        log "protoc missing: installing Debian's protobuf-compiler"
+        if [[ $(id -u) -eq 0 ]]; then
+            apt-get install -y -q protobuf-compiler >&2 || { apt-get update -q >&2 && apt-get install -y -q protobuf-compiler >&2; }
+        else
+            sudo apt-get install -y -q protobuf-compiler >&2
+        fi
+    fi
+    # Build from the unpacked crate, so that the runtime's own Wasm build finds the crate's
+    # Cargo.lock through WASM_BUILD_WORKSPACE_HINT and keeps substrate-bip39 at 0.6.0, which the
+    # pinned toolchain can compile.
+    local src="$HOME/.cache/ballast/contracts-node-$NODE_VERSION"
+    if [[ ! -f "$src/Cargo.lock" ]]; then
+        mkdir -p "$(dirname "$src")"
+        log "fetching contracts-node $NODE_VERSION from crates.io"
+        curl -sSfL "https://static.crates.io/crates/contracts-node/contracts-node-$NODE_VERSION.crate" \
+            | tar -xz -C "$(dirname "$src")"
+    fi
+    log "building $NODE_BIN $NODE_VERSION (about 75 minutes on 2 cores)"
+    WASM_BUILD_WORKSPACE_HINT="$src" CARGO_TARGET_DIR="$HOME/.cache/ballast/node-target" \
+        cargo "+$TOOLCHAIN" install --path "$src" --locked --force >&2
+    present || { log "install finished but '$NODE_BIN --version' does not say $NODE_VERSION"; exit 1; }
+    log "installed $(node_path)"
+}
+
+running() { [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+
+rpc_ready() {
+    curl -s -m 2 -H 'Content-Type: application/json' \
+        -d '{"id":1,"jsonrpc":"2.0","method":"system_health","params":[]}' \
+        "http://127.0.0.1:$PORT" 2>/dev/null | grep -q '"result"'
+}
+
+start() {
+    present || { log "$NODE_BIN $NODE_VERSION is not installed: run scripts/node.sh install"; exit 1; }
+    if running; then
+        log "already running (pid $(cat "$PIDFILE")) on ws://127.0.0.1:$PORT"
+        return 0
+    fi
+    mkdir -p "$DIR"
+    local base="$DIR/db"
+    rm -rf "$base"
+    # --dev gives the well-known dev accounts; --base-path keeps the chain in our own folder,
+    # deleted at the next start, so every start is a fresh chain.
+    "$(node_path)" --dev --base-path "$base" --rpc-port "$PORT" --rpc-cors all \
+        --rpc-max-request-size 50 --rpc-max-response-size 50 >"$LOG" 2>&1 &
+    echo $! >"$PIDFILE"
+    for _ in $(seq 1 120); do
+        if rpc_ready; then
+            log "running (pid $(cat "$PIDFILE")) on ws://127.0.0.1:$PORT, log $LOG"
+            return 0
+        fi
+        running || { log "the node exited; last lines of $LOG:"; tail -20 "$LOG" >&2; exit 1; }
+        sleep 0.5
+    done
+    log "RPC did not answer within 60 s; log: $LOG"
+    exit 1
+}
+
+stop() {
+    if running; then
+        local pid
+        pid=$(cat "$PIDFILE")
+        kill "$pid"
+        for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+        kill -9 "$pid" 2>/dev/null || true
+        log "stopped (pid $pid)"
+    else
+        log "not running"
+    fi
+    rm -f "$PIDFILE"
+    rm -rf "$DIR/db"
+}
+
+case "${1:-}" in
+    install) install ;;
+    start) start ;;
+    stop) stop ;;
+    restart) stop; start ;;
+    present) present ;;
+    status)
+        if running; then echo "running pid $(cat "$PIDFILE") ws://127.0.0.1:$PORT"; else echo "stopped"; exit 1; fi ;;
+    *) echo "usage: scripts/node.sh install|start|stop|restart|status|present" >&2; exit 2 ;;
+esac
