@@ -12,9 +12,10 @@ mod engine {
     use ballast_oracle::{FeedState, OracleConfig, Report, MAX_FEEDERS};
     use ballast_risk::feed::observe;
     use ballast_risk::health::{account_health, liquidation_price, HealthKind};
+    use ballast_risk::liquidity::Use;
     use ballast_risk::{
-        liquidation, ops, Account, MarginParams, MarketConfig, MarketCtx, MarketId, MarketState,
-        Position,
+        liquidation, ops, stress_fee, Account, MarginParams, MarketConfig, MarketCtx, MarketId,
+        MarketState, OptionsBook, OptionsReport, Position, StressFee,
     };
     use ink::codegen::TraitCallBuilder;
     use ink::prelude::vec::Vec;
@@ -30,6 +31,8 @@ mod engine {
         collateral: i128,
         being_liquidated: bool,
         markets: Vec<MarketId>,
+        /// An options book is stored for the account (saves its read otherwise).
+        has_options: bool,
     }
 
     /// A listed market's configuration.
@@ -71,6 +74,7 @@ mod engine {
         feeds: Mapping<MarketId, FeedState>,
         accounts: Mapping<AccountId, AccountRecord>,
         positions: Mapping<(AccountId, MarketId), Position>,
+        options: Mapping<AccountId, OptionsBook>,
         insurance_fund: i128,
         /// Deposits minus withdrawals: what the token contract should hold for the engine.
         net_deposits: i128,
@@ -94,6 +98,7 @@ mod engine {
                 feeds: Mapping::default(),
                 accounts: Mapping::default(),
                 positions: Mapping::default(),
+                options: Mapping::default(),
                 insurance_fund: 0,
                 net_deposits: 0,
             }
@@ -453,6 +458,11 @@ mod engine {
                 isolated: false,
                 being_liquidated: record.being_liquidated,
                 positions,
+                options: if record.has_options {
+                    self.options.get(who)
+                } else {
+                    None
+                },
             }
         }
 
@@ -475,14 +485,25 @@ mod engine {
                     .iter()
                     .zip(&after.positions)
                     .all(|((a, _), (b, _))| a == b);
+            if before.options != after.options {
+                match &after.options {
+                    Some(book) => self.options.insert(who, book),
+                    None => {
+                        self.options.remove(who);
+                        None
+                    }
+                };
+            }
             if before.collateral != after.collateral
                 || before.being_liquidated != after.being_liquidated
+                || before.options.is_some() != after.options.is_some()
                 || !same_markets
             {
                 let record = AccountRecord {
                     collateral: after.collateral,
                     being_liquidated: after.being_liquidated,
                     markets: after.positions.iter().map(|(m, _)| *m).collect(),
+                    has_options: after.options.is_some(),
                 };
                 self.accounts.insert(who, &record);
             }
@@ -491,9 +512,10 @@ mod engine {
         fn markets_of(&self, accounts: &[&Account], extra: Option<MarketId>) -> Vec<MarketId> {
             let mut ids: Vec<MarketId> = extra.into_iter().collect();
             for a in accounts {
-                for (m, _) in &a.positions {
-                    if !ids.contains(m) {
-                        ids.push(*m);
+                let book = a.options.as_ref().map(|b| b.report.market);
+                for m in a.positions.iter().map(|(m, _)| *m).chain(book) {
+                    if !ids.contains(&m) {
+                        ids.push(m);
                     }
                 }
             }
@@ -839,7 +861,83 @@ mod engine {
                 breaker: m.state.breaker.state,
                 open_interest: m.state.open_interest,
                 decimals: m.config.decimals,
+                max_fee_fraction: m.config.max_fee_fraction,
+                depth: match (
+                    m.state.depth.depth(&m.config.liquidity, true, Use::Open)?,
+                    m.state.depth.depth(&m.config.liquidity, false, Use::Open)?,
+                ) {
+                    (Some(bid), Some(ask)) => Some((bid, ask)),
+                    _ => None,
+                },
+                stress_multiplier: stress_fee(m)?.multiplier,
             })
+        }
+
+        /// Depth of the market's book, from a venue or one of the market's feeders.
+        #[ink(message)]
+        fn report_depth(&mut self, market: MarketId, bid: u128, ask: u128) -> Result<()> {
+            self.not_halted()?;
+            let reporter = self.env().caller();
+            if !self.venues.contains(reporter) && !self.feeders.contains((market, reporter)) {
+                return Err(EngineError::Unauthorized);
+            }
+            let listing = self.listing(market)?;
+            let mut state = self
+                .market_states
+                .get(market)
+                .ok_or(EngineError::UnknownMarket)?;
+            state.depth.report(
+                &listing.config.liquidity,
+                positive_amount(bid)?,
+                positive_amount(ask)?,
+                self.env().block_timestamp(),
+            )?;
+            self.market_states.insert(market, &state);
+            self.env().emit_event(DepthReported {
+                market,
+                reporter,
+                bid,
+                ask,
+            });
+            Ok(())
+        }
+
+        /// An options venue's report of an account's book.
+        #[ink(message)]
+        fn report_options(&mut self, account: AccountId, report: OptionsReport) -> Result<()> {
+            self.only_venue()?;
+            self.not_halted()?;
+            let market = report.market;
+            let reported_pnl = report.pnl;
+            let before = self.load_account(account);
+            let mut after = before.clone();
+            let loaded = self.load_markets(&self.markets_of(&[&after], Some(market)))?;
+            let outcome = ops::apply_options_report(&mut after, &loaded.markets, report)?;
+            self.store_account(account, &before, &after);
+            self.store_markets(&loaded, None);
+            self.env().emit_event(OptionsReported {
+                market,
+                account,
+                growing: outcome.growing,
+                initial_requirement: outcome.initial_requirement,
+                maintenance_requirement: outcome.maintenance_requirement,
+            });
+            if !outcome.trusted {
+                self.env().emit_event(GreeksDistrusted {
+                    market,
+                    account,
+                    reported_pnl,
+                });
+            }
+            Ok(())
+        }
+
+        /// The recommended fee multiplier for open-interest-raising trades in a market now.
+        #[ink(message)]
+        fn stress_fee(&self, market: MarketId) -> Result<StressFee> {
+            let markets = self.load_markets(&[market])?.markets;
+            let m = markets.first().ok_or(EngineError::UnknownMarket)?;
+            Ok(stress_fee(m)?)
         }
     }
 }

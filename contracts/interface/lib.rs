@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 
 use ballast_math::Fixed;
 use ballast_oracle::OracleError;
-use ballast_risk::{BreakerState, Health, MarketId, Position, RiskError};
+use ballast_risk::{BreakerState, Health, MarketId, OptionsReport, Position, RiskError, StressFee};
 use ink::primitives::AccountId;
 use parity_scale_codec::{Decode, Encode};
 use scale_info::TypeInfo;
@@ -113,6 +113,13 @@ pub struct MarketRisk {
     /// Token decimals of the market: sizes (base) and collateral (quote). A venue prices
     /// notionals and fees with these.
     pub decimals: ballast_math::Decimals,
+    /// Largest fee per side of a fill, as a fraction of its notional.
+    pub max_fee_fraction: Fixed,
+    /// Effective depth for new risk (bids, asks), quote base units, after the haircut;
+    /// `None` while nobody has reported depth (no liquidity terms apply).
+    pub depth: Option<(i128, i128)>,
+    /// Recommended fee multiplier for trades that raise open interest (see `stress_fee`).
+    pub stress_multiplier: Fixed,
 }
 
 /// The engine's venue-facing messages. A perp venue depends on this crate and calls the engine
@@ -186,6 +193,29 @@ pub trait VenueApi {
     /// Prices, volatility, applied leverage caps and breaker state of a market.
     #[ink(message)]
     fn market_risk(&self, market: MarketId) -> Result<MarketRisk, EngineError>;
+
+    /// Reports the market's order book depth: notional (quote base units) resting within the
+    /// market's depth band (1%) of mid on each side. Venues and the market's feeders. A market
+    /// nobody reports depth for has no liquidity charge, no per-account impact cap and no
+    /// open-interest growth cap; once reported, depth older than the market's bound (1 h)
+    /// stops new risk until the next report.
+    #[ink(message)]
+    fn report_depth(&mut self, market: MarketId, bid: u128, ask: u128) -> Result<(), EngineError>;
+
+    /// Reports an account's options book (Greeks per expiry, the venue's own margin, mark value,
+    /// P&L since the last report). A report that grows the book's risk needs the gamma and
+    /// vega budgets and initial health; a report that shrinks it always passes. Call it
+    /// before executing an options trade and execute only on `Ok`. Venue only.
+    #[ink(message)]
+    fn report_options(
+        &mut self,
+        account: AccountId,
+        report: OptionsReport,
+    ) -> Result<(), EngineError>;
+
+    /// The recommended fee multiplier for trades that raise open interest now.
+    #[ink(message)]
+    fn stress_fee(&self, market: MarketId) -> Result<StressFee, EngineError>;
 }
 
 /// Events, one per state change.
@@ -380,6 +410,51 @@ pub mod events {
         pub to_insurance: i128,
         /// The account had no positive equity.
         pub bankrupt: bool,
+    }
+
+    /// Depth was reported for a market.
+    #[ink::event]
+    pub struct DepthReported {
+        /// Market.
+        #[ink(topic)]
+        pub market: MarketId,
+        /// Venue or feeder that reported.
+        pub reporter: AccountId,
+        /// Reported bid depth, quote base units.
+        pub bid: u128,
+        /// Reported ask depth.
+        pub ask: u128,
+    }
+
+    /// An options book was reported for an account.
+    #[ink::event]
+    pub struct OptionsReported {
+        /// Market of the underlying.
+        #[ink(topic)]
+        pub market: MarketId,
+        /// Account.
+        #[ink(topic)]
+        pub account: AccountId,
+        /// The report grew the book's risk (budgets and initial health were checked).
+        pub growing: bool,
+        /// Initial requirement of the book now.
+        pub initial_requirement: i128,
+        /// Maintenance requirement of the book now.
+        pub maintenance_requirement: i128,
+    }
+
+    /// The reported P&L was not explained by the previous Greeks: the book is charged the
+    /// conservative per-position requirement until a report is explained again.
+    #[ink::event]
+    pub struct GreeksDistrusted {
+        /// Market of the underlying.
+        #[ink(topic)]
+        pub market: MarketId,
+        /// Account.
+        #[ink(topic)]
+        pub account: AccountId,
+        /// P&L the venue reported.
+        pub reported_pnl: i128,
     }
 
     /// A bankrupt account's deficit was covered.

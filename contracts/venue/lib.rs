@@ -5,13 +5,18 @@
 //! in the engine). It charges or pays funding from its skew through the engine's funding index.
 //! Every engine refusal reaches the trader as a typed `VenueError`, never a trap: all engine
 //! calls use the fallible `try_invoke` form.
+//!
+//! Trades that grow the trader's exposure pay the base fee times the engine's stress
+//! multiplier (bounded by the market's largest fee); reductions pay the base fee. The owner
+//! (the venue's operator) reports the venue's book depth and, for an options desk, the Greeks
+//! of its accounts' options books to the engine.
 #![cfg_attr(not(feature = "std"), no_std, no_main)]
 
 #[ink::contract]
 mod venue {
     use ballast_interface::{EngineError, VenueApi};
     use ballast_math::{Decimals, Fixed, Rounding};
-    use ballast_risk::{BreakerState, MarketId};
+    use ballast_risk::{BreakerState, MarketId, OptionsReport};
     use ink::codegen::TraitCallBuilder;
     use ink::env::call::{build_call, ExecutionInput, Selector};
     use ink::env::DefaultEnvironment;
@@ -51,6 +56,16 @@ mod venue {
     }
 
     type Result<T> = core::result::Result<T, VenueError>;
+
+    /// What the venue quotes from: price, reduce-only flag, decimals, stress multiplier and the
+    /// market's fee bound.
+    struct Quote {
+        price: Fixed,
+        restricted: bool,
+        decimals: Decimals,
+        stress: Fixed,
+        max_fee: Fixed,
+    }
 
     #[ink(storage)]
     pub struct Venue {
@@ -117,14 +132,45 @@ mod venue {
             self.engine.into()
         }
 
+        fn only_owner(&self) -> Result<()> {
+            if self.env().caller() != self.owner {
+                return Err(VenueError::Unauthorized);
+            }
+            Ok(())
+        }
+
+        /// Reports the venue's book depth within the market's band of mid (quote base units
+        /// per side) to the engine. Owner only.
+        #[ink(message)]
+        pub fn report_depth(&mut self, bid: u128, ask: u128) -> Result<()> {
+            self.only_owner()?;
+            engine_error(
+                self.engine_ref()
+                    .call_mut()
+                    .report_depth(self.market, bid, ask)
+                    .try_invoke(),
+            )
+        }
+
+        /// Reports an account's options book to the engine before an options trade is
+        /// executed; the trade may go ahead only on `Ok`. Owner only.
+        #[ink(message)]
+        pub fn report_options(&mut self, account: AccountId, report: OptionsReport) -> Result<()> {
+            self.only_owner()?;
+            engine_error(
+                self.engine_ref()
+                    .call_mut()
+                    .report_options(account, report)
+                    .try_invoke(),
+            )
+        }
+
         /// Moves `amount` of the owner's tokens into the venue's own engine account, the
         /// liquidity it makes markets with (the owner must have approved the venue).
         #[ink(message)]
         pub fn provide_liquidity(&mut self, amount: u128) -> Result<()> {
+            self.only_owner()?;
             let caller = self.env().caller();
-            if caller != self.owner {
-                return Err(VenueError::Unauthorized);
-            }
             let me = self.env().account_id();
             let mut token: ink::contract_ref!(PSP22) = self.token.into();
             match token
@@ -154,11 +200,11 @@ mod venue {
         /// accepts reductions.
         #[ink(message)]
         pub fn quote(&self, buy: bool) -> Result<(Fixed, bool)> {
-            let (price, restricted, _) = self.quote_with_decimals(buy)?;
-            Ok((price, restricted))
+            let q = self.quote_with_risk(buy)?;
+            Ok((q.price, q.restricted))
         }
 
-        fn quote_with_decimals(&self, buy: bool) -> Result<(Fixed, bool, Decimals)> {
+        fn quote_with_risk(&self, buy: bool) -> Result<Quote> {
             let risk = engine_error(
                 self.engine_ref()
                     .call()
@@ -174,7 +220,39 @@ mod venue {
                 .oracle
                 .checked_mul(factor)
                 .map_err(|_| VenueError::InvalidSize)?;
-            Ok((price, risk.breaker != BreakerState::Normal, risk.decimals))
+            Ok(Quote {
+                price,
+                restricted: risk.breaker != BreakerState::Normal,
+                decimals: risk.decimals,
+                stress: risk.stress_multiplier,
+                max_fee: risk.max_fee_fraction,
+            })
+        }
+
+        /// The fee rate of a trade of `size` for `trader`: the base rate, times the stress
+        /// multiplier when the trade grows the trader's exposure, at most the market's bound.
+        fn fee_rate_for(&self, trader: AccountId, size: i128, q: &Quote) -> Result<Fixed> {
+            if q.stress <= Fixed::ONE {
+                return Ok(self.fee_rate);
+            }
+            let held = match self.engine_ref().call().account(trader).try_invoke() {
+                Ok(Ok(view)) => view
+                    .positions
+                    .iter()
+                    .find(|(m, _)| *m == self.market)
+                    .map(|(_, p)| p.size)
+                    .unwrap_or(0),
+                _ => return Err(VenueError::EngineUnreachable),
+            };
+            if ballast_risk::ops::is_reducing(held, size) {
+                return Ok(self.fee_rate);
+            }
+            Ok(self
+                .fee_rate
+                .checked_mul(q.stress)
+                .map_err(|_| VenueError::InvalidSize)?
+                .min(q.max_fee)
+                .max(self.fee_rate.min(q.max_fee)))
         }
 
         /// Trades `size` (signed: + buys) for the caller against the venue's liquidity.
@@ -185,11 +263,13 @@ mod venue {
             }
             let trader = self.env().caller();
             let buy = size > 0;
-            let (price, restricted, decimals) = self.quote_with_decimals(buy)?;
+            let q = self.quote_with_risk(buy)?;
+            let (price, restricted, decimals) = (q.price, q.restricted, q.decimals);
+            let fee_rate = self.fee_rate_for(trader, size, &q)?;
             let allowed = engine_error(
                 self.engine_ref()
                     .call()
-                    .max_position(trader, self.market, buy, price, self.fee_rate)
+                    .max_position(trader, self.market, buy, price, fee_rate)
                     .try_invoke(),
             )?;
             let magnitude = size.checked_abs().ok_or(VenueError::InvalidSize)?;
@@ -206,8 +286,7 @@ mod venue {
             let notional = decimals
                 .quote_value(magnitude, price, Rounding::Ceil)
                 .map_err(|_| VenueError::InvalidSize)?;
-            let fee = self
-                .fee_rate
+            let fee = fee_rate
                 .mul_amount(notional, Rounding::Floor)
                 .map_err(|_| VenueError::InvalidSize)?;
             let fee = u128::try_from(fee).map_err(|_| VenueError::InvalidSize)?;

@@ -3,10 +3,15 @@
 //! allowed/denied table that the README shows. An allowed call must succeed; a denied one must
 //! answer with its authorization error, emit no event and leave the roles and balances as they
 //! were.
-#![allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+#![allow(
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap
+)]
 
 use ballast_drink_tests::interface::{AccountView, EngineError, HealthReport, MarketRisk};
 use ballast_drink_tests::*;
+use ballast_risk::{ExpiryGreeks, OptionsReport, StressFee};
 use drink::AccountId32;
 
 const MARKET: u32 = 1;
@@ -219,6 +224,35 @@ fn calls() -> Vec<(&'static str, Call)> {
         ("market_risk (query)", |h, w| {
             unit(h.engine::<MarketRisk>(w, "market_risk", (MARKET,)))
         }),
+        ("report_depth (VenueApi)", |h, w| {
+            h.engine(
+                w,
+                "report_depth",
+                (MARKET, 1_000_000 * USD, 1_000_000 * USD),
+            )
+        }),
+        ("report_options (VenueApi)", |h, w| {
+            let now = h.now_ms;
+            let report = OptionsReport {
+                market: MARKET,
+                buckets: vec![ExpiryGreeks {
+                    expiry_ms: now + 7 * 86_400_000,
+                    delta: 0,
+                    gamma: -1_000 * USD as i128,
+                    vega: -10 * USD as i128,
+                    implied_vol: Fixed::from_ratio(5, 10).unwrap(),
+                }],
+                venue_initial: 0,
+                venue_maintenance: 0,
+                mark_value: 0,
+                pnl: 0,
+                timestamp_ms: now,
+            };
+            h.engine(w, "report_options", (alice(), report))
+        }),
+        ("stress_fee (query)", |h, w| {
+            unit(h.engine::<StressFee>(w, "stress_fee", (MARKET,)))
+        }),
     ]
 }
 
@@ -247,6 +281,9 @@ const EXPECTED: &[(&str, &str)] = &[
     ("update_funding (VenueApi)", "v"),
     ("health (query)", "opgfxvdr"),
     ("market_risk (query)", "opgfxvdr"),
+    ("report_depth (VenueApi)", "fv"),
+    ("report_options (VenueApi)", "v"),
+    ("stress_fee (query)", "opgfxvdr"),
 ];
 
 const CODES: [char; 8] = ['o', 'p', 'g', 'f', 'x', 'v', 'd', 'r'];
