@@ -129,6 +129,9 @@ pub struct LiquidityParams {
     pub oi_lower_depth_multiple: Fixed,
     /// The open-interest term reaches its maximum at this multiple of depth.
     pub oi_upper_depth_multiple: Fixed,
+    /// Liquidation throttle per window as a multiple of depth (replaces the configured
+    /// `throttle_notional` once depth is reported): what the book absorbs, not a fixed sum.
+    pub throttle_depth_multiple: Fixed,
 }
 
 /// Greeks-aware limits for options books reported by venues (see [`crate::greeks`]).
@@ -319,6 +322,9 @@ impl MarketConfig {
                 oi_growth_window_ms: MS_PER_HOUR,
                 oi_lower_depth_multiple: Fixed::from_int(20),
                 oi_upper_depth_multiple: Fixed::from_int(100),
+                // One book's depth per 10-minute window: about 1% of impact, which the book
+                // refills within the window.
+                throttle_depth_multiple: Fixed::ONE,
             },
             options: OptionsParams {
                 vol_of_vol: ratio(30, 100),
@@ -396,6 +402,7 @@ impl MarketConfig {
             || q.oi_growth_window_ms == 0
             || q.oi_lower_depth_multiple.is_negative()
             || q.oi_upper_depth_multiple <= q.oi_lower_depth_multiple
+            || !q.throttle_depth_multiple.is_positive()
         {
             return bad(ConfigRule::Depth);
         }

@@ -7,8 +7,9 @@
 //! 2. Size closed: the smallest amount that brings A's liquidation-end health to >= 0 (after the
 //!    penalty), at most `chunk_fraction` of the position; the rest of the position too if what
 //!    would remain is below `min_position_notional`.
-//! 3. Throttle: at most `throttle_notional` per window in M, except for a bankrupt account
-//!    (equity <= 0), which may always be closed so that its loss stops growing.
+//! 3. Throttle: at most `throttle_notional` per window in M (where depth is reported:
+//!    `throttle_depth_multiple` times the depth, see [`throttle_notional`]), except for a
+//!    bankrupt account (equity <= 0), which may always be closed so that its loss stops growing.
 //! 4. The liquidator takes the size over at the oracle price (rounded in A's favour) and must
 //!    itself meet initial health afterwards.
 //! 5. Penalty: `penalty_fraction` of the closed notional, capped at `released * equity /
@@ -26,6 +27,24 @@ use crate::ops::{
     add, index_of, long_part, overflow, settle, sub, trade, BankruptcyOutcome, LiquidationOutcome,
 };
 use crate::state::{Account, MarketCtx, MarketId, MarketState};
+
+/// Notional the throttle lets through per window: where depth is reported, what the book
+/// absorbs, `throttle_depth_multiple * depth` (depth of the thinner side, slow view);
+/// otherwise the configured `throttle_notional`.
+pub fn throttle_notional(ctx: &MarketCtx) -> RiskResult<i128> {
+    let liquidity = &ctx.config.liquidity;
+    match ctx
+        .state
+        .depth
+        .both_sides(liquidity, crate::liquidity::Use::Keep)?
+    {
+        Some(depth) => Ok(liquidity
+            .throttle_depth_multiple
+            .mul_amount(depth, Rounding::Floor)?
+            .max(1)),
+        None => Ok(ctx.config.liquidation.throttle_notional),
+    }
+}
 
 /// See the module docs.
 pub fn liquidate(
@@ -111,7 +130,7 @@ pub fn liquidate(
         state.throttle_window_start_ms = ctx.now_ms;
         state.throttle_used = 0;
     }
-    let capacity = sub(params.throttle_notional, state.throttle_used)?.max(0);
+    let capacity = sub(throttle_notional(ctx)?, state.throttle_used)?.max(0);
     if !bankrupt && decimals.quote_value(closed, oracle, Rounding::Ceil)? > capacity {
         closed = decimals
             .size_for_value(capacity, oracle, Rounding::Floor)?

@@ -658,3 +658,17 @@ fn the_stress_multiplier_follows_its_formula() {
     wild.state.fast_vol.as_mut().unwrap().annualized_variance = Fixed::from_int(4);
     assert_eq!(stress_fee(&wild).unwrap().multiplier, Fixed::from_int(4));
 }
+
+#[test]
+fn the_liquidation_throttle_is_sized_from_depth_once_depth_is_reported() {
+    use ballast_risk::liquidation::throttle_notional;
+    let ctx = market(20_000, "0.6");
+    assert_eq!(
+        throttle_notional(&ctx).unwrap(),
+        ctx.config.liquidation.throttle_notional
+    );
+    // 40M of bids, 30M of asks: the thinner side after the haircut, once per window.
+    let mut deep = ctx.clone();
+    report_depth(&mut deep, 40_000_000 * USD, 30_000_000 * USD).unwrap();
+    assert_eq!(throttle_notional(&deep).unwrap(), 15_000_000 * USD);
+}
