@@ -3,8 +3,9 @@
 #
 #   scripts/node.sh install   install substrate-contracts-node 0.42.0 once (about 75 minutes of
 #                             2-core time; skipped when that version is already present)
-#   scripts/node.sh start     start it on 127.0.0.1 with a temporary database, wait for RPC
-#   scripts/node.sh stop      stop the node this script started
+#   scripts/node.sh start     start it on 127.0.0.1 with a fresh temporary database, wait for RPC
+#   scripts/node.sh restart   stop it and start it again on the same database (the chain goes on)
+#   scripts/node.sh stop      stop the node this script started and delete its database
 #   scripts/node.sh status    say whether it runs and where
 #   scripts/node.sh present   exit 0 when the right version is installed (used by CI)
 #
@@ -37,13 +38,16 @@ install() {
         return 0
     fi
     bash scripts/setup.sh >&2
-    if ! command -v protoc >/dev/null 2>&1; then
-        log "protoc missing: installing Debian's protobuf-compiler"
-        if [[ $(id -u) -eq 0 ]]; then
-            apt-get install -y -q protobuf-compiler >&2 || { apt-get update -q >&2 && apt-get install -y -q protobuf-compiler >&2; }
-        else
-            sudo apt-get install -y -q protobuf-compiler >&2
-        fi
+    # The node's build needs protoc (libp2p) and libclang (bindgen for RocksDB).
+    local missing=()
+    command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+    compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null || missing+=(libclang-dev clang)
+    if ((${#missing[@]})); then
+        log "installing Debian packages: ${missing[*]}"
+        local sudo=()
+        [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+        "${sudo[@]}" apt-get install -y -q "${missing[@]}" >&2 \
+            || { "${sudo[@]}" apt-get update -q >&2 && "${sudo[@]}" apt-get install -y -q "${missing[@]}" >&2; }
     fi
     # Build from the unpacked crate, so that the runtime's own Wasm build finds the crate's
     # Cargo.lock through WASM_BUILD_WORKSPACE_HINT and keeps substrate-bip39 at 0.6.0, which the
@@ -78,7 +82,7 @@ start() {
     fi
     mkdir -p "$DIR"
     local base="$DIR/db"
-    rm -rf "$base"
+    [[ "${1:-}" == "--keep-db" ]] || rm -rf "$base"
     # --dev gives the well-known dev accounts; --base-path keeps the chain in our own folder,
     # deleted at the next start, so every start is a fresh chain.
     "$(node_path)" --dev --base-path "$base" --rpc-port "$PORT" --rpc-cors all \
@@ -97,6 +101,11 @@ start() {
 }
 
 stop() {
+    halt
+    rm -rf "$DIR/db"
+}
+
+halt() {
     if running; then
         local pid
         pid=$(cat "$PIDFILE")
@@ -108,14 +117,13 @@ stop() {
         log "not running"
     fi
     rm -f "$PIDFILE"
-    rm -rf "$DIR/db"
 }
 
 case "${1:-}" in
     install) install ;;
     start) start ;;
     stop) stop ;;
-    restart) stop; start ;;
+    restart) halt; start --keep-db ;;
     present) present ;;
     status)
         if running; then echo "running pid $(cat "$PIDFILE") ws://127.0.0.1:$PORT"; else echo "stopped"; exit 1; fi ;;

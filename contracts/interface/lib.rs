@@ -205,7 +205,10 @@ pub trait VenueApi {
     /// Reports an account's options book (Greeks per expiry, the venue's own margin, mark value,
     /// P&L since the last report). A report that grows the book's risk needs the gamma and
     /// vega budgets and initial health; a report that shrinks it always passes. Call it
-    /// before executing an options trade and execute only on `Ok`. Venue only.
+    /// before executing an options trade and execute only on `Ok`. Report every account's
+    /// book at least hourly: older Greeks, or a P&L the previous Greeks cannot explain, are
+    /// charged the conservative per-bucket fallback. An account nobody reports a book for is a
+    /// plain perp account. Venue only.
     #[ink(message)]
     fn report_options(
         &mut self,

@@ -1,0 +1,751 @@
+//! `ballast-keeper`: the off-chain side of a Ballast deployment on a contracts chain.
+//!
+//! - `run`: as feeder(s), reports a price stream (candle CSV or stdin lines) to the engine,
+//!   skipping reports the oracle adapter's guard rails would reject; as liquidator, watches the
+//!   accounts it sees in the engine's events, reads their health with dry runs and liquidates
+//!   those below maintenance, stopping for a market when the engine says its throttle is used
+//!   up. Reconnects when the node goes away. Prints a JSON summary with the weights the chain
+//!   charged.
+//! - `admin`: owner calls whose arguments are Rust types (listing a market with its full
+//!   configuration, feeder slots, venues), SCALE-encoded from the same crates the engine uses.
+
+mod chain;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ballast_interface::events::{Deposited, Filled, Liquidated};
+use ballast_interface::{AccountView, EngineError, HealthReport};
+use ballast_keeper::abi::{decode_return, Abi};
+use ballast_keeper::feed::{closes_from_csv, prices_from_lines, report, scaled_configs, Prefilter};
+use ballast_keeper::liquidation::{liquidatable, markets_by_size};
+use ballast_math::{Decimals, Fixed};
+use ballast_risk::{MarketId, RiskError};
+use chain::{account_of, connection_lost, parse_account, signer, ss58, Chain, Weight, GAS_CAP};
+use clap::{Args, Parser, Subcommand};
+use ink::env::Event;
+use parity_scale_codec::{Decode, Encode};
+use subxt_signer::sr25519::Keypair;
+
+#[derive(Parser)]
+#[command(
+    name = "ballast-keeper",
+    about = "Feeder and liquidator for a Ballast engine"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Target {
+    /// Node RPC endpoint.
+    #[arg(long, default_value = "ws://127.0.0.1:9944")]
+    url: String,
+    /// Engine contract address (SS58).
+    #[arg(long)]
+    engine: String,
+    /// Engine metadata (`ballast_engine.json` or the `.contract` bundle).
+    #[arg(long, default_value = "target/ink/ballast_engine/ballast_engine.json")]
+    engine_metadata: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Feed prices and liquidate.
+    Run(RunArgs),
+    /// Print the SS58 address of a secret URI.
+    Address {
+        #[arg(long)]
+        suri: String,
+    },
+    /// Check that the engine's books add up, reading everything from the chain: the token
+    /// balance the engine holds equals its net deposits, which equal the sum over every
+    /// account seen in the engine's events (and `--watch`) of collateral and position quote
+    /// balances, plus the insurance fund and the markets' settlement pools.
+    Reconcile {
+        #[command(flatten)]
+        target: Target,
+        /// Collateral token address (SS58).
+        #[arg(long)]
+        token: String,
+        /// Token metadata.
+        #[arg(long, default_value = "target/ink/ballast_token/ballast_token.json")]
+        token_metadata: PathBuf,
+        /// Markets whose settlement pools count.
+        #[arg(long = "market", default_value = "1")]
+        markets: Vec<MarketId>,
+        /// Accounts that hold value without appearing in deposit or fill events (fee
+        /// recipients).
+        #[arg(long = "watch")]
+        watch: Vec<String>,
+    },
+    /// Owner calls with typed arguments.
+    Admin {
+        #[command(flatten)]
+        target: Target,
+        /// The owner's secret URI.
+        #[arg(long, default_value = "//Alice")]
+        suri: String,
+        #[command(subcommand)]
+        call: AdminCall,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCall {
+    /// List a market with the default large-cap configuration and the default oracle config,
+    /// the market's clock compressed `--time-scale` times (1: real time).
+    ListMarket {
+        #[arg(long)]
+        market: MarketId,
+        #[arg(long, default_value_t = 8)]
+        base_decimals: u8,
+        #[arg(long, default_value_t = 6)]
+        quote_decimals: u8,
+        #[arg(long, default_value_t = 1)]
+        time_scale: u64,
+    },
+    /// Give a feeder a report slot.
+    SetFeeder {
+        #[arg(long)]
+        market: MarketId,
+        #[arg(long)]
+        feeder: String,
+        #[arg(long)]
+        slot: u8,
+    },
+    /// Authorize a venue.
+    SetVenue {
+        #[arg(long)]
+        venue: String,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Market to feed and watch.
+    #[arg(long, default_value_t = 1)]
+    market: MarketId,
+    /// Feeder secret URIs, in slot order (slot 0 first). None: no feeding.
+    #[arg(long = "feeder")]
+    feeders: Vec<String>,
+    /// Candle CSV whose closes are fed, one per interval; `-` reads prices from stdin lines.
+    #[arg(long)]
+    prices: Option<String>,
+    /// First candle time (date or Unix time).
+    #[arg(long)]
+    from: Option<String>,
+    /// End of the candles (exclusive).
+    #[arg(long)]
+    to: Option<String>,
+    /// Milliseconds between two price rounds (and liquidation scans).
+    #[arg(long, default_value_t = 2_000)]
+    interval_ms: u64,
+    /// Liquidator secret URI. None: no liquidation.
+    #[arg(long)]
+    liquidator: Option<String>,
+    /// Extra accounts to watch (SS58), besides those seen in the engine's events.
+    #[arg(long = "watch")]
+    watch: Vec<String>,
+    /// The market's time scale, as given to `admin list-market` (the pre-filter uses the same
+    /// oracle configuration).
+    #[arg(long, default_value_t = 1)]
+    time_scale: u64,
+    /// Keep liquidating this long after the last price.
+    #[arg(long, default_value_t = 20)]
+    linger_secs: u64,
+    /// Most liquidation calls per scan.
+    #[arg(long, default_value_t = 16)]
+    max_liquidations_per_scan: usize,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+fn log(started: Instant, text: impl AsRef<str>) {
+    eprintln!(
+        "[keeper {:>7.1}s] {}",
+        started.elapsed().as_secs_f64(),
+        text.as_ref()
+    );
+}
+
+/// Weights the chain charged, per message.
+#[derive(Default)]
+struct Weights(BTreeMap<&'static str, Vec<Weight>>);
+
+impl Weights {
+    fn add(&mut self, label: &'static str, w: Weight) {
+        self.0.entry(label).or_default().push(w);
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let mut out = serde_json::Map::new();
+        for (label, list) in &self.0 {
+            let n = list.len().max(1) as u64;
+            let sum = |f: fn(&Weight) -> u64| list.iter().map(f).sum::<u64>();
+            let max = |f: fn(&Weight) -> u64| list.iter().map(f).max().unwrap_or(0);
+            out.insert(
+                (*label).to_string(),
+                serde_json::json!({
+                    "count": list.len(),
+                    "mean_ref_time": sum(|w| w.ref_time) / n,
+                    "max_ref_time": max(|w| w.ref_time),
+                    "mean_proof_size": sum(|w| w.proof_size) / n,
+                    "max_proof_size": max(|w| w.proof_size),
+                }),
+            );
+        }
+        serde_json::Value::Object(out)
+    }
+}
+
+/// Gas limit for a call the dry run sized: 50% margin (state may move between the dry run and
+/// the block), within the cap.
+fn limit(required: Weight) -> Weight {
+    Weight {
+        ref_time: required.ref_time.saturating_mul(3) / 2,
+        proof_size: required.proof_size.saturating_mul(3) / 2,
+    }
+    .min_with(GAS_CAP)
+}
+
+trait MinWith {
+    fn min_with(self, cap: (u64, u64)) -> Self;
+}
+
+impl MinWith for Weight {
+    fn min_with(self, cap: (u64, u64)) -> Self {
+        Weight {
+            ref_time: self.ref_time.min(cap.0),
+            proof_size: self.proof_size.min(cap.1),
+        }
+    }
+}
+
+/// An engine message's answer in a dry run: its `Result<T, EngineError>`.
+fn engine_answer<T: Decode>(data: Option<Vec<u8>>) -> Result<Result<T, EngineError>, String> {
+    let data = data.ok_or("the call trapped")?;
+    decode_return::<Result<T, EngineError>>(&data)
+}
+
+struct Keeper {
+    abi: Abi,
+    engine: [u8; 32],
+    started: Instant,
+    weights: Weights,
+    counts: BTreeMap<&'static str, u64>,
+}
+
+impl Keeper {
+    fn count(&mut self, what: &'static str) {
+        *self.counts.entry(what).or_default() += 1;
+    }
+
+    /// Dry-runs then submits an engine call; returns the engine's answer and, if submitted,
+    /// the included call.
+    async fn call<T: Decode>(
+        &mut self,
+        chain: &Chain,
+        who: &Keypair,
+        label: &'static str,
+        args: impl Encode,
+    ) -> Result<Result<Option<chain::Included>, EngineError>, subxt::Error> {
+        let data = self.abi.call(label, args).map_err(subxt::Error::Other)?;
+        let dry = chain
+            .dry_run(account_of(who), self.engine, data.clone())
+            .await?;
+        match engine_answer::<T>(dry.data.clone()) {
+            Ok(Ok(_)) if !dry.reverted => {}
+            Ok(Err(e)) => return Ok(Err(e)),
+            Ok(Ok(_)) => return Err(subxt::Error::Other(format!("{label}: reverted"))),
+            Err(e) => return Err(subxt::Error::Other(format!("{label}: {e}"))),
+        }
+        let included = chain
+            .submit(who, self.engine, data, limit(dry.gas_required))
+            .await?;
+        if included.success {
+            self.weights.add(label, included.weight);
+        } else {
+            log(
+                self.started,
+                format!("{label}: failed in block {:?}", included.block),
+            );
+        }
+        Ok(Ok(Some(included)))
+    }
+
+    async fn query<T: Decode>(
+        &self,
+        chain: &Chain,
+        label: &'static str,
+        args: impl Encode,
+    ) -> Result<T, subxt::Error> {
+        let data = self.abi.call(label, args).map_err(subxt::Error::Other)?;
+        let dry = chain.dry_run(self.engine, self.engine, data).await?;
+        let raw = dry
+            .data
+            .ok_or_else(|| subxt::Error::Other(format!("{label} trapped")))?;
+        decode_return::<T>(&raw).map_err(subxt::Error::Other)
+    }
+}
+
+async fn connect_with_retry(url: &str, started: Instant) -> Chain {
+    let mut wait = Duration::from_millis(500);
+    loop {
+        match Chain::connect(url).await {
+            Ok(c) => return c,
+            Err(e) => {
+                log(
+                    started,
+                    format!("node at {url} not reachable ({e}); retrying in {wait:?}"),
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+struct Feeder {
+    key: Keypair,
+    filter: Prefilter,
+}
+
+struct RunState {
+    prices: Vec<Fixed>,
+    next: usize,
+    feeders: Vec<Feeder>,
+    liquidator: Option<Keypair>,
+    watched: BTreeSet<[u8; 32]>,
+    scanned_to: Option<u64>,
+}
+
+/// One round: a price from every feeder, new accounts from recent blocks, a liquidation scan.
+async fn round(
+    k: &mut Keeper,
+    chain: &Chain,
+    s: &mut RunState,
+    args: &RunArgs,
+) -> Result<(), subxt::Error> {
+    if let Some(&price) = s.prices.get(s.next) {
+        for (slot, f) in s.feeders.iter_mut().enumerate() {
+            let now = now_ms();
+            let r = report(price, now).map_err(|e| subxt::Error::Other(format!("{e:?}")))?;
+            if let Err(e) = f.filter.admit(r, now) {
+                k.count("reports_skipped");
+                log(k.started, format!("feeder {slot}: skip {price}: {e:?}"));
+                continue;
+            }
+            let answer = k
+                .call::<()>(
+                    chain,
+                    &f.key,
+                    "submit_report",
+                    (args.market, r.price, r.confidence, r.timestamp_ms),
+                )
+                .await?;
+            match answer {
+                Ok(_) => k.count("reports"),
+                Err(e) => {
+                    k.count("reports_refused");
+                    log(
+                        k.started,
+                        format!("feeder {slot}: engine refused {price}: {e:?}"),
+                    );
+                }
+            }
+        }
+        log(
+            k.started,
+            format!("price {} / {}: {price}", s.next + 1, s.prices.len()),
+        );
+        s.next += 1;
+    }
+    // Accounts from the engine's events since the last scan.
+    let best = chain.best_number().await?;
+    let from = s.scanned_to.map_or(0, |n| n + 1);
+    for n in from..=best {
+        for (contract, data, topics) in chain.emitted_in(n).await? {
+            if contract != k.engine {
+                continue;
+            }
+            let sig = topics.first().copied();
+            if sig == Deposited::SIGNATURE_TOPIC {
+                if let Ok(e) = Deposited::decode(&mut &data[..]) {
+                    s.watched.insert(*e.account.as_ref());
+                }
+            } else if sig == Filled::SIGNATURE_TOPIC {
+                if let Ok(e) = Filled::decode(&mut &data[..]) {
+                    s.watched.insert(*e.taker.as_ref());
+                    s.watched.insert(*e.maker.as_ref());
+                }
+            }
+        }
+    }
+    s.scanned_to = Some(best);
+    let Some(liquidator) = s.liquidator.clone() else {
+        return Ok(());
+    };
+    let me = account_of(&liquidator);
+    let mut calls = 0usize;
+    let watched: Vec<[u8; 32]> = s.watched.iter().copied().filter(|a| *a != me).collect();
+    'accounts: for who in watched {
+        let id = ink::primitives::AccountId::from(who);
+        let view: AccountView = k.query(chain, "account", (id,)).await?;
+        if view.positions.is_empty() {
+            continue;
+        }
+        let health: Result<HealthReport, EngineError> = k.query(chain, "health", (id,)).await?;
+        let Ok(health) = health else { continue };
+        if !liquidatable(&health, &view) {
+            continue;
+        }
+        for market in markets_by_size(&view) {
+            if calls >= args.max_liquidations_per_scan {
+                break 'accounts;
+            }
+            match k
+                .call::<()>(chain, &liquidator, "liquidate", (id, market))
+                .await?
+            {
+                Ok(Some(included)) => {
+                    calls += 1;
+                    k.count("liquidations");
+                    for (c, data, topics) in &included.emitted {
+                        if *c == k.engine && topics.first().copied() == Liquidated::SIGNATURE_TOPIC
+                        {
+                            if let Ok(e) = Liquidated::decode(&mut &data[..]) {
+                                log(k.started, format!(
+                                    "liquidated {} in market {market}: size {} notional {} penalty {}{} (ref_time {})",
+                                    ss58(who), e.closed_size, e.notional, e.penalty,
+                                    if e.bankrupt { " BANKRUPT" } else { "" }, included.weight.ref_time
+                                ));
+                            }
+                        }
+                    }
+                    break;
+                }
+                Ok(None) => {}
+                Err(EngineError::Risk(RiskError::LiquidationThrottled)) => {
+                    k.count("throttled");
+                    log(
+                        k.started,
+                        format!("market {market}: throttle used up, waiting for the next window"),
+                    );
+                    break 'accounts;
+                }
+                Err(e) => log(
+                    k.started,
+                    format!("liquidate {} in {market}: {e:?}", ss58(who)),
+                ),
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn run(args: RunArgs) -> Result<(), String> {
+    let started = Instant::now();
+    let abi = Abi::load(&args.target.engine_metadata)?;
+    let engine = parse_account(&args.target.engine)?;
+    let prices = match args.prices.as_deref() {
+        None => Vec::new(),
+        Some("-") => prices_from_lines(std::io::stdin().lock())?,
+        Some(path) => closes_from_csv(path, args.from.as_deref(), args.to.as_deref())?,
+    };
+    let (_, oracle) = scaled_configs(Decimals { base: 8, quote: 6 }, args.time_scale);
+    let feeders = args
+        .feeders
+        .iter()
+        .enumerate()
+        .map(|(slot, suri)| {
+            Ok(Feeder {
+                key: signer(suri)?,
+                filter: Prefilter::new(
+                    oracle.clone(),
+                    u8::try_from(slot).map_err(|e| e.to_string())?,
+                ),
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let liquidator = args.liquidator.as_deref().map(signer).transpose()?;
+    let mut watched = BTreeSet::new();
+    for a in &args.watch {
+        watched.insert(parse_account(a)?);
+    }
+    let mut k = Keeper {
+        abi,
+        engine,
+        started,
+        weights: Weights::default(),
+        counts: BTreeMap::new(),
+    };
+    let mut s = RunState {
+        prices,
+        next: 0,
+        feeders,
+        liquidator,
+        watched,
+        scanned_to: None,
+    };
+    log(
+        started,
+        format!(
+            "engine {}, market {}, {} prices, {} feeders, liquidator {}",
+            args.target.engine,
+            args.market,
+            s.prices.len(),
+            s.feeders.len(),
+            s.liquidator
+                .as_ref()
+                .map(|l| ss58(account_of(l)))
+                .unwrap_or_else(|| "none".into())
+        ),
+    );
+    let mut chain = connect_with_retry(&args.target.url, started).await;
+    let mut finished_at: Option<Instant> = None;
+    loop {
+        let tick = Instant::now();
+        match round(&mut k, &chain, &mut s, &args).await {
+            Ok(()) => {}
+            Err(e) if connection_lost(&e) => {
+                k.count("reconnects");
+                log(started, format!("connection lost ({e}); reconnecting"));
+                let genesis = chain.genesis;
+                chain = connect_with_retry(&args.target.url, started).await;
+                if chain.genesis != genesis {
+                    log(started, "the node came back as a new chain (fresh database): its contracts are gone");
+                    s.scanned_to = None;
+                } else {
+                    log(started, "reconnected to the same chain");
+                }
+            }
+            Err(e) => log(started, format!("error: {e}")),
+        }
+        if s.next >= s.prices.len() {
+            let since = *finished_at.get_or_insert_with(Instant::now);
+            if since.elapsed() >= Duration::from_secs(args.linger_secs) {
+                break;
+            }
+        }
+        let spent = tick.elapsed();
+        let interval = Duration::from_millis(args.interval_ms);
+        if spent < interval {
+            tokio::time::sleep(interval - spent).await;
+        }
+    }
+    let summary = serde_json::json!({
+        "counts": k.counts,
+        "watched_accounts": s.watched.len(),
+        "weights": k.weights.json(),
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    println!("{summary}");
+    Ok(())
+}
+
+async fn admin(target: Target, suri: String, call: AdminCall) -> Result<(), String> {
+    let started = Instant::now();
+    let abi = Abi::load(&target.engine_metadata)?;
+    let engine = parse_account(&target.engine)?;
+    let owner = signer(&suri)?;
+    let chain = Chain::connect(&target.url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut k = Keeper {
+        abi,
+        engine,
+        started,
+        weights: Weights::default(),
+        counts: BTreeMap::new(),
+    };
+    let account = |s: &str| parse_account(s).map(ink::primitives::AccountId::from);
+    let answer = match call {
+        AdminCall::ListMarket {
+            market,
+            base_decimals,
+            quote_decimals,
+            time_scale,
+        } => {
+            let (config, oracle) = scaled_configs(
+                Decimals {
+                    base: base_decimals,
+                    quote: quote_decimals,
+                },
+                time_scale,
+            );
+            k.call::<()>(&chain, &owner, "list_market", (market, config, oracle))
+                .await
+        }
+        AdminCall::SetFeeder {
+            market,
+            feeder,
+            slot,
+        } => {
+            k.call::<()>(
+                &chain,
+                &owner,
+                "set_feeder",
+                (market, account(&feeder)?, Some(slot)),
+            )
+            .await
+        }
+        AdminCall::SetVenue { venue } => {
+            k.call::<()>(&chain, &owner, "set_venue", (account(&venue)?, true))
+                .await
+        }
+    }
+    .map_err(|e| e.to_string())?;
+    match answer {
+        Ok(Some(included)) => {
+            println!(
+                "{}",
+                serde_json::json!({"ok": true, "ref_time": included.weight.ref_time, "proof_size": included.weight.proof_size})
+            );
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(e) => Err(format!("the engine refused: {e:?}")),
+    }
+}
+
+/// Every account the engine's deposit, fill and liquidation events name, from block 0.
+async fn accounts_in_events(
+    chain: &Chain,
+    engine: [u8; 32],
+) -> Result<BTreeSet<[u8; 32]>, subxt::Error> {
+    let mut out = BTreeSet::new();
+    for n in 0..=chain.best_number().await? {
+        for (contract, data, topics) in chain.emitted_in(n).await? {
+            if contract != engine {
+                continue;
+            }
+            let sig = topics.first().copied();
+            if sig == Deposited::SIGNATURE_TOPIC {
+                if let Ok(e) = Deposited::decode(&mut &data[..]) {
+                    out.insert(*e.account.as_ref());
+                }
+            } else if sig == Filled::SIGNATURE_TOPIC {
+                if let Ok(e) = Filled::decode(&mut &data[..]) {
+                    out.insert(*e.taker.as_ref());
+                    out.insert(*e.maker.as_ref());
+                }
+            } else if sig == Liquidated::SIGNATURE_TOPIC {
+                if let Ok(e) = Liquidated::decode(&mut &data[..]) {
+                    out.insert(*e.account.as_ref());
+                    out.insert(*e.liquidator.as_ref());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn reconcile(
+    target: Target,
+    token: String,
+    token_metadata: PathBuf,
+    markets: Vec<MarketId>,
+    watch: Vec<String>,
+) -> Result<(), String> {
+    let started = Instant::now();
+    let engine = parse_account(&target.engine)?;
+    let token = parse_account(&token)?;
+    let token_abi = Abi::load(&token_metadata)?;
+    let chain = Chain::connect(&target.url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let k = Keeper {
+        abi: Abi::load(&target.engine_metadata)?,
+        engine,
+        started,
+        weights: Weights::default(),
+        counts: BTreeMap::new(),
+    };
+    let e = |err: subxt::Error| err.to_string();
+    let mut accounts = accounts_in_events(&chain, engine).await.map_err(e)?;
+    for w in &watch {
+        accounts.insert(parse_account(w)?);
+    }
+    let mut collateral = 0i128;
+    let mut quote = 0i128;
+    let mut open_size = 0i128;
+    for who in &accounts {
+        let view: AccountView = k
+            .query(&chain, "account", (ink::primitives::AccountId::from(*who),))
+            .await
+            .map_err(e)?;
+        collateral += view.collateral;
+        for (_, p) in &view.positions {
+            quote += p.quote;
+            open_size += p.size;
+        }
+    }
+    let insurance: i128 = k.query(&chain, "insurance_fund", ()).await.map_err(e)?;
+    let net_deposits: i128 = k.query(&chain, "net_deposits", ()).await.map_err(e)?;
+    let mut pools = 0i128;
+    for m in &markets {
+        let pool: Result<i128, EngineError> =
+            k.query(&chain, "settlement_pool", (*m,)).await.map_err(e)?;
+        pools += pool.map_err(|err| format!("settlement_pool({m}): {err:?}"))?;
+    }
+    let data = token_abi.call(
+        "PSP22::balance_of",
+        (ink::primitives::AccountId::from(engine),),
+    )?;
+    let dry = chain.dry_run(engine, token, data).await.map_err(e)?;
+    let held: u128 = decode_return(&dry.data.ok_or("balance_of trapped")?)?;
+    let total = collateral + quote + insurance + pools;
+    let reconciled =
+        i128::try_from(held).ok() == Some(net_deposits) && total == net_deposits && open_size == 0;
+    println!(
+        "{}",
+        serde_json::json!({
+            "accounts": accounts.len(),
+            "token_balance_of_engine": held.to_string(),
+            "net_deposits": net_deposits.to_string(),
+            "collateral": collateral.to_string(),
+            "position_quote": quote.to_string(),
+            "insurance_fund": insurance.to_string(),
+            "settlement_pools": pools.to_string(),
+            "sum": total.to_string(),
+            "net_open_size": open_size.to_string(),
+            "reconciled": reconciled,
+        })
+    );
+    if reconciled {
+        Ok(())
+    } else {
+        Err("the books do not add up".into())
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args).await,
+        Command::Address { suri } => signer(&suri).map(|k| println!("{}", ss58(account_of(&k)))),
+        Command::Reconcile {
+            target,
+            token,
+            token_metadata,
+            markets,
+            watch,
+        } => reconcile(target, token, token_metadata, markets, watch).await,
+        Command::Admin { target, suri, call } => admin(target, suri, call).await,
+    };
+    if let Err(e) = result {
+        eprintln!("ballast-keeper: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Deploys Ballast to a running contracts node (scripts/node.sh start) and prints the addresses as
+# one JSON object on stdout (everything else goes to stderr):
+#   - token, engine and venue uploaded and instantiated with the cargo-contract CLI (dev
+#     accounts: //Alice deploys and owns everything);
+#   - market 1 listed with the default large-cap configuration, through `ballast-keeper admin`
+#     (the configuration has some sixty fields: it is SCALE-encoded from the same Rust types the
+#     engine decodes, rather than typed as a CLI literal);
+#   - //Bob, //Charlie and //Dave authorized as the market's feeders (slots 0, 1, 2), the venue
+#     authorized, //Ferdie the venue's fee treasury.
+#
+# Environment: BALLAST_NODE_URL (default ws://127.0.0.1:9944); TIME_SCALE (default 1): the
+# market's clock compression for replays (1800: an hour of candles in 2 seconds).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+URL=${BALLAST_NODE_URL:-ws://127.0.0.1:9944}
+SCALE=${TIME_SCALE:-1}
+MARKET=1
+target="${CARGO_TARGET_DIR:-$(pwd)/target}"
+keeper="$target/release/ballast-keeper"
+bundles=target/contracts
+
+log() { printf '[deploy] %s\n' "$*" >&2; }
+
+for b in ballast_token ballast_engine ballast_venue; do
+    [[ -f "$bundles/$b.contract" ]] || { log "missing $bundles/$b.contract: run scripts/build-contracts.sh"; exit 1; }
+done
+[[ -x "$keeper" ]] || { log "missing $keeper: cargo build --release -p ballast-keeper --features chain"; exit 1; }
+
+addr() { "$keeper" address --suri "$1"; }
+ALICE=$(addr //Alice)
+FERDIE=$(addr //Ferdie)
+FEEDERS=(//Bob //Charlie //Dave)
+
+# cargo contract instantiate ... --output-json prints {"contract": "<SS58>", ...}.
+instantiate() { # bundle args...
+    local bundle=$1
+    shift
+    cargo contract instantiate "$bundles/$bundle.contract" --constructor new --args "$@" \
+        --suri //Alice --url "$URL" --execute --skip-confirm --output-json \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["contract"])'
+}
+
+log "token"
+TOKEN=$(instantiate ballast_token 1000000000000000000 'Some("Ballast USD")' 'Some("bUSD")' 6)
+log "token at $TOKEN; engine"
+ENGINE=$(instantiate ballast_engine "$TOKEN")
+log "engine at $ENGINE; venue"
+# 5 bp half-spread, 5 bp fee, 0.1% funding per hour at a skew of 10 BTC (Fixed: value x 2^48).
+VENUE=$(instantiate ballast_venue "$ENGINE" "$TOKEN" "$MARKET" 'Fixed(140737488355)' \
+    'Fixed(140737488355)' "$FERDIE" 'Fixed(281474976710)' 1000000000)
+log "venue at $VENUE"
+
+admin() { "$keeper" admin --url "$URL" --engine "$ENGINE" \
+    --engine-metadata "$bundles/ballast_engine.contract" --suri //Alice "$@" >&2; }
+log "listing market $MARKET (time scale $SCALE)"
+admin list-market --market "$MARKET" --time-scale "$SCALE"
+feeders_json=""
+for slot in 0 1 2; do
+    feeder=$(addr "${FEEDERS[$slot]}")
+    admin set-feeder --market "$MARKET" --feeder "$feeder" --slot "$slot"
+    feeders_json+="${feeders_json:+,}\"$feeder\""
+done
+admin set-venue --venue "$VENUE"
+log "done"
+printf '{"url":"%s","owner":"%s","token":"%s","engine":"%s","venue":"%s","market":%s,"feeders":[%s],"treasury":"%s","time_scale":%s}\n' \
+    "$URL" "$ALICE" "$TOKEN" "$ENGINE" "$VENUE" "$MARKET" "$feeders_json" "$FERDIE" "$SCALE"
