@@ -28,4 +28,7 @@ step "fuzzing (a short bounded pass of every target: scripts/fuzz.sh 20)"
 cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 scripts/fuzz.sh 20
 
+step "end to end on a local contracts node (runs only where scripts/node.sh install has put the node)"
+scripts/e2e-node.sh
+
 step "all checks passed"

@@ -10,7 +10,11 @@
 //! 4. a liquidation never lowers the account's health ratio (equity / maintenance);
 //! 5. an accepted fill leaves each side that grows exposure with non-negative initial health
 //!    (facing the full target requirement); a side that only reduces has non-negative initial
-//!    health or a maintenance surplus that did not fall.
+//!    health or a maintenance surplus that did not fall;
+//! 6. an accepted options report that grows the book leaves non-negative initial health.
+//!
+//! Depth reports and options books take part, so every invariant also holds with the
+//! liquidity terms (charge, caps, depth-sized throttle) and Greeks requirements in force.
 //!
 //! Behind the `sequences` feature: test support, not contract logic, so plain arithmetic on
 //! the harness's own small numbers is allowed here.
@@ -27,9 +31,12 @@ use alloc::string::String;
 
 use ballast_math::{Decimals, Fixed};
 
-use crate::health::{account_health, HealthKind};
+use crate::greeks::{ExpiryGreeks, OptionsReport};
+use crate::health::{account_health, account_health_growing_options, HealthKind};
 use crate::ledger::{AccountId, Ledger};
-use crate::ops::{is_reducing, max_position, update_funding, Fill};
+use crate::ops::{
+    apply_options_report, is_reducing, max_position, report_depth, update_funding, Fill,
+};
 use crate::state::{MarketCtx, MarketState, Prices};
 use crate::{MarketConfig, RiskError};
 
@@ -86,6 +93,21 @@ pub enum Op {
     Funding {
         /// Basis points.
         bps: i64,
+    },
+    /// A venue reports the book's depth: `usd` whole USD on each side.
+    Depth {
+        /// Depth per side, whole USD.
+        usd: i128,
+    },
+    /// One second later, an options venue reports `who`'s book: one 7-day bucket of cash
+    /// gamma and vega (whole USD, signed), or no bucket when both are zero.
+    Options {
+        /// Account.
+        who: AccountId,
+        /// Cash gamma, whole USD.
+        gamma_usd: i128,
+        /// Vega per 1.0 of implied vol, whole USD.
+        vega_usd: i128,
     },
     /// A keeper liquidates `who`, taking the position over as `by`.
     Liquidate {
@@ -289,6 +311,60 @@ impl Harness {
                     Ok(delta) => update_funding(m, delta),
                     Err(_) => Ok(()),
                 }
+            }
+            Op::Depth { usd } => {
+                let m = &mut self.ledger.markets[0];
+                report_depth(m, usd.saturating_mul(USD), usd.saturating_mul(USD))
+            }
+            Op::Options {
+                who,
+                gamma_usd,
+                vega_usd,
+            } => {
+                // One second later; time moves only if the report is accepted (a failed
+                // operation must leave the ledger as it was).
+                let now = self.now_ms + 1_000;
+                let mut markets = self.ledger.markets.clone();
+                markets[0].now_ms = now;
+                let buckets = if gamma_usd == 0 && vega_usd == 0 {
+                    alloc::vec![]
+                } else {
+                    alloc::vec![ExpiryGreeks {
+                        expiry_ms: now + 7 * 24 * HOUR,
+                        delta: 0,
+                        gamma: gamma_usd.saturating_mul(USD),
+                        vega: vega_usd.saturating_mul(USD),
+                        implied_vol: Fixed::from_ratio(6, 10).unwrap_or(Fixed::ONE),
+                    }]
+                };
+                let report = OptionsReport {
+                    market: MARKET,
+                    buckets,
+                    venue_initial: 0,
+                    venue_maintenance: 0,
+                    mark_value: 0,
+                    pnl: 0,
+                    timestamp_ms: now,
+                };
+                let mut account = self.ledger.accounts.get(&who).cloned().unwrap_or_default();
+                let r = apply_options_report(&mut account, &markets, report);
+                if let Ok(outcome) = &r {
+                    if outcome.growing {
+                        let surplus =
+                            account_health_growing_options(&account, &markets, HealthKind::Initial)
+                                .and_then(|h| h.surplus())
+                                .map_err(|e| format!("{e:?}"))?;
+                        if surplus < 0 {
+                            return Err(format!(
+                                "a growing options report left {who} with initial surplus {surplus}"
+                            ));
+                        }
+                    }
+                    self.now_ms = now;
+                    self.ledger.markets = markets;
+                    self.ledger.accounts.insert(who, account);
+                }
+                r.map(|_| ())
             }
             Op::Liquidate { who, by } => {
                 let healthy = self.ledger.accounts.get(&who).is_none_or(|a| {

@@ -32,6 +32,9 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (-2500i64..1500).prop_map(|bps| Op::Move { bps }),
         1 => (-30i64..30).prop_map(|bps| Op::Funding { bps }),
         6 => (0u32..4, 4u32..6).prop_map(|(who, by)| Op::Liquidate { who, by }),
+        1 => (0i128..5_000_000).prop_map(|usd| Op::Depth { usd }),
+        1 => (0u32..4, -2_000_000i128..100_000, -20_000i128..20_000)
+            .prop_map(|(who, gamma_usd, vega_usd)| Op::Options { who, gamma_usd, vega_usd }),
     ]
 }
 
