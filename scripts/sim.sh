@@ -6,7 +6,14 @@
 #       every protocol; Markdown tables, plots in target/sim/{luna,ftx}/ and one JSON line per
 #       crash. --update-docs copies the plots to docs/sim/ (the README shows them).
 #   scripts/sim.sh depth
-#       The same two crashes at depth ratios 1.0, 0.2 and 0.05 (baseline and Ballast).
+#       The same two crashes at depth ratios 1.0, 0.2 and 0.05 (baseline, Ballast, and Ballast
+#       without depth reports).
+#   scripts/sim.sh thin
+#       The two crashes in a thin market (depth ratio 0.05): baseline, Ballast (which reports
+#       depth to the risk core) and Ballast without depth reports, seeds 1..5.
+#   scripts/sim.sh options
+#       The two crashes with 10% of the accounts writing delta-hedged straddles: Ballast and
+#       Ballast without the options gamma and vega budgets, seeds 1..5.
 #   scripts/sim.sh scale
 #       10,000 and then 20,000 accounts over the whole BTC file (baseline and Ballast, one
 #       thread), printing the run time of each.
@@ -49,10 +56,22 @@ crashes)
 depth)
     for depth in 1.0 0.2 0.05; do
         crash "luna-depth-$depth" 2022-05-01 2022-06-01 --depth-ratio "$depth" \
-            --protocols baseline,ballast --no-plots
+            --protocols baseline,ballast,ballast_no_depth --no-plots
         crash "ftx-depth-$depth" 2022-11-01 2022-12-01 --depth-ratio "$depth" \
-            --protocols baseline,ballast --no-plots
+            --protocols baseline,ballast,ballast_no_depth --no-plots
     done
+    ;;
+thin)
+    crash luna-thin 2022-05-01 2022-06-01 --depth-ratio 0.05 \
+        --protocols baseline,ballast,ballast_no_depth --no-plots
+    crash ftx-thin 2022-11-01 2022-12-01 --depth-ratio 0.05 \
+        --protocols baseline,ballast,ballast_no_depth --no-plots
+    ;;
+options)
+    crash luna-options 2022-05-01 2022-06-01 --option-writers 0.1 \
+        --protocols ballast,ballast_no_budgets --no-plots
+    crash ftx-options 2022-11-01 2022-12-01 --option-writers 0.1 \
+        --protocols ballast,ballast_no_budgets --no-plots
     ;;
 scale)
     for accounts in 10000 20000; do
@@ -66,7 +85,7 @@ replay)
     "$sim" replay "$@"
     ;;
 *)
-    echo "usage: scripts/sim.sh crashes [--update-docs] | depth | scale | replay ARGS..." >&2
+    echo "usage: scripts/sim.sh crashes [--update-docs] | depth | thin | options | scale | replay ARGS..." >&2
     exit 2
     ;;
 esac

@@ -53,8 +53,9 @@ struct ReplayArgs {
     /// Output directory for the plots and report.json.
     #[arg(long, default_value = "target/sim")]
     out: PathBuf,
-    /// Protocols to run, comma-separated: baseline, ballast, margin_only, breaker_only,
-    /// throttle_only, or `all`.
+    /// Protocols to run, comma-separated: baseline, ballast, ballast_no_depth, margin_only,
+    /// breaker_only, throttle_only, ballast_no_budgets, or `all` (every one; ballast_no_budgets
+    /// only with option writers, since without them it is ballast).
     #[arg(long, default_value = "all")]
     protocols: String,
     /// Depth within 1% of mid, as a multiple of the population's initial collateral.
@@ -66,6 +67,10 @@ struct ReplayArgs {
     /// Days before `--from` that feed the oracle (volatility estimate, ramps) without trading.
     #[arg(long, default_value_t = 90)]
     warmup_days: u64,
+    /// Share of the accounts that write options (sell delta-hedged 7-day straddles) instead of
+    /// trading perps.
+    #[arg(long, default_value_t = 0.0)]
+    option_writers: f64,
     /// Worker threads (protocols run in parallel).
     #[arg(long)]
     threads: Option<usize>,
@@ -105,7 +110,10 @@ fn replay(args: ReplayArgs) -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let (ticks, tick_ms) = exogenous_path(&window);
     let protocols: Vec<Protocol> = if args.protocols == "all" {
-        Protocol::ALL.to_vec()
+        Protocol::ALL
+            .into_iter()
+            .filter(|p| args.option_writers > 0.0 || *p != Protocol::BallastNoBudgets)
+            .collect()
     } else {
         args.protocols
             .split(',')
@@ -117,11 +125,12 @@ fn replay(args: ReplayArgs) -> Result<(), Box<dyn std::error::Error>> {
         seed: args.seed,
         depth_ratio: args.depth_ratio,
         resilience_minutes: args.resilience_minutes,
+        option_writers: args.option_writers,
         ..SimParams::default()
     };
     let trading_start = from.max(warm_from);
     eprintln!(
-        "{} ticks of {} min from {} (trading from {}), {} accounts, seed {}, protocols {}",
+        "{} ticks of {} min from {} (trading from {}), {} accounts (option-writer share {}), seed {}, protocols {}",
         ticks.len(),
         tick_ms / 60_000,
         ticks
@@ -129,6 +138,7 @@ fn replay(args: ReplayArgs) -> Result<(), Box<dyn std::error::Error>> {
             .map_or(String::new(), |t| format_timestamp_ms(t.at_ms)),
         format_timestamp_ms(trading_start),
         params.accounts,
+        params.option_writers,
         params.seed,
         protocols
             .iter()
@@ -200,13 +210,14 @@ fn replay(args: ReplayArgs) -> Result<(), Box<dyn std::error::Error>> {
     let wall = started.elapsed();
 
     println!(
-        "## Cascade replay: {} to {}, {} accounts, depth ratio {}, seeds {}..={} (means)\n",
+        "## Cascade replay: {} to {}, {} accounts, depth ratio {}, option-writer share {}, seeds {}..={} (means)\n",
         format_timestamp_ms(trading_start),
         ticks
             .last()
             .map_or(String::new(), |t| format_timestamp_ms(t.at_ms)),
         params.accounts,
         params.depth_ratio,
+        params.option_writers,
         seeds[0],
         seeds[seeds.len() - 1]
     );

@@ -13,12 +13,14 @@ use crate::run::{RunResult, Sample};
 
 type PlotResult = Result<(), Box<dyn std::error::Error>>;
 
-const PALETTE: [RGBColor; 5] = [
+const PALETTE: [RGBColor; 7] = [
     RGBColor(200, 30, 30),
     RGBColor(20, 90, 200),
     RGBColor(230, 140, 0),
     RGBColor(30, 150, 60),
     RGBColor(140, 60, 170),
+    RGBColor(0, 160, 170),
+    RGBColor(120, 120, 120),
 ];
 
 fn hours(first_ms: u64, s: &Sample) -> f64 {

@@ -1,5 +1,6 @@
 //! The protocols compared: a static exchange-style baseline, Ballast with the engine's defaults,
-//! and the baseline plus one Ballast feature at a time (to attribute the effect).
+//! the baseline plus one Ballast feature at a time, and Ballast minus one feature (to attribute
+//! the effect).
 //!
 //! Every protocol runs the same risk core (`ballast_risk`) and the same oracle adapter; they
 //! differ only in the [`MarketConfig`] they list the market with. The baseline switches the
@@ -13,6 +14,12 @@
 //!
 //! Liquidation mechanics (chunk size, penalty, liquidator takeover, insurance fund, bad-debt
 //! socialization) are the same in every protocol.
+//!
+//! Depth reports are not configuration but a venue's action: the protocols that include
+//! Ballast's liquidity terms ([`Protocol::reports_depth`]) have the market's depth reported to
+//! the risk core every hour, which switches on the liquidity charge, the per-account impact cap,
+//! the open-interest growth cap, the depth-based open-interest caps and the depth-sized
+//! liquidation throttle (`ballast_risk::liquidity`). `ballast_no_depth` is Ballast without them.
 
 use ballast_math::{Decimals, Fixed};
 use ballast_risk::MarketConfig;
@@ -30,16 +37,22 @@ pub enum Protocol {
     BreakerOnly,
     /// Baseline plus the liquidation throttle.
     ThrottleOnly,
+    /// Ballast defaults, but depth is never reported (no liquidity terms).
+    BallastNoDepth,
+    /// Ballast with the options gamma and vega budgets at 1 (the largest valid value).
+    BallastNoBudgets,
 }
 
 impl Protocol {
     /// Every protocol, in report order.
-    pub const ALL: [Protocol; 5] = [
+    pub const ALL: [Protocol; 7] = [
         Protocol::Baseline,
         Protocol::Ballast,
+        Protocol::BallastNoDepth,
         Protocol::MarginOnly,
         Protocol::BreakerOnly,
         Protocol::ThrottleOnly,
+        Protocol::BallastNoBudgets,
     ];
 
     /// Short name used on the command line, in the JSON and in the plots.
@@ -50,7 +63,14 @@ impl Protocol {
             Protocol::MarginOnly => "margin_only",
             Protocol::BreakerOnly => "breaker_only",
             Protocol::ThrottleOnly => "throttle_only",
+            Protocol::BallastNoDepth => "ballast_no_depth",
+            Protocol::BallastNoBudgets => "ballast_no_budgets",
         }
+    }
+
+    /// Whether the market's depth is reported to the risk core (Ballast's liquidity terms).
+    pub fn reports_depth(self) -> bool {
+        matches!(self, Protocol::Ballast | Protocol::BallastNoBudgets)
     }
 
     /// Parses a name from [`Protocol::name`].
@@ -64,7 +84,12 @@ impl Protocol {
         let mut c = static_tiers(decimals);
         match self {
             Protocol::Baseline => {}
-            Protocol::Ballast => c = ballast,
+            Protocol::Ballast | Protocol::BallastNoDepth => c = ballast,
+            Protocol::BallastNoBudgets => {
+                c = ballast;
+                c.options.gamma_budget = Fixed::ONE;
+                c.options.vega_budget = Fixed::ONE;
+            }
             Protocol::MarginOnly => {
                 c.margin = ballast.margin;
                 c.ramps = ballast.ramps;
@@ -108,6 +133,28 @@ mod tests {
             Protocol::Ballast.config(d),
             MarketConfig::default_large_cap(d)
         );
+        // Ballast minus one feature: the same listing without depth reports, or with the
+        // options budgets at their largest valid value and nothing else changed.
+        assert_eq!(
+            Protocol::BallastNoDepth.config(d),
+            Protocol::Ballast.config(d)
+        );
+        assert!(Protocol::Ballast.reports_depth() && !Protocol::BallastNoDepth.reports_depth());
+        let mut no_budgets = Protocol::BallastNoBudgets.config(d);
+        assert!(no_budgets.options.gamma_budget > Protocol::Ballast.config(d).options.gamma_budget);
+        no_budgets.options.gamma_budget = Protocol::Ballast.config(d).options.gamma_budget;
+        no_budgets.options.vega_budget = Protocol::Ballast.config(d).options.vega_budget;
+        assert_eq!(no_budgets, Protocol::Ballast.config(d));
+        assert!(Protocol::BallastNoBudgets.reports_depth());
+        // The baseline and the single-feature variants never report depth.
+        for p in [
+            Protocol::Baseline,
+            Protocol::MarginOnly,
+            Protocol::BreakerOnly,
+            Protocol::ThrottleOnly,
+        ] {
+            assert!(!p.reports_depth(), "{}", p.name());
+        }
         // Each single-feature variant is the baseline with exactly that part of Ballast's
         // configuration.
         let base = Protocol::Baseline.config(d);

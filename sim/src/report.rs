@@ -5,8 +5,8 @@ use std::fmt::Write;
 use crate::run::{Metrics, RunResult};
 
 /// The keys of the JSON object per protocol, in order, with their values.
-fn fields(m: &Metrics) -> Vec<(&'static str, f64)> {
-    vec![
+fn fields(m: &Metrics) -> Vec<(String, f64)> {
+    let mut fields = vec![
         ("bad_debt", m.bad_debt),
         ("liquidated_notional", m.liquidated_notional),
         ("liquidations", m.liquidations as f64),
@@ -27,7 +27,48 @@ fn fields(m: &Metrics) -> Vec<(&'static str, f64)> {
         ("blocked_opens", m.blocked_opens as f64),
         ("breaker_trips", m.breaker_trips as f64),
         ("throttled", m.throttled as f64),
-    ]
+        ("open_interest", m.open_interest),
+        ("liquidity_charge", m.liquidity_charge),
+        ("impact_capped", m.impact_capped as f64),
+        ("oi_growth_capped", m.oi_growth_capped as f64),
+    ];
+    // The option writers' figures, only in runs with writers.
+    if m.writers > 0 {
+        fields.extend([
+            ("writers", m.writers as f64),
+            ("options_bad_debt", m.options_bad_debt),
+            ("writer_bankruptcies", m.writer_bankruptcies as f64),
+            ("writer_pnl", m.writer_pnl),
+            ("premiums", m.premiums),
+            ("option_payouts", m.option_payouts),
+            ("options_sales", m.options_sales as f64),
+            ("gamma_sold", m.gamma_sold.round()),
+            ("derisk_buybacks", m.derisk_buybacks as f64),
+            ("forced_option_closes", m.forced_option_closes as f64),
+            ("distrusted_reports", m.distrusted_reports as f64),
+            ("refused_hedges", m.refused_hedges as f64),
+            (
+                "peak_short_gamma_over_equity",
+                m.peak_short_gamma_over_equity,
+            ),
+        ]);
+    }
+    let mut fields: Vec<(String, f64)> = fields
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value))
+        .collect();
+    if m.writers > 0 {
+        // Refused sales ("growth") and refused hourly reports of an untraded book, by reason.
+        for (prefix, refusals) in [
+            ("refused_growth", m.refused_sales),
+            ("refused_refresh", m.refused_refreshes),
+        ] {
+            for (reason, count) in refusals.named() {
+                fields.push((format!("{prefix}_{reason}"), count as f64));
+            }
+        }
+    }
+    fields
 }
 
 fn number(x: f64) -> String {
@@ -101,7 +142,7 @@ pub fn markdown(results: &[RunResult]) -> String {
         out.push_str(" ---: |");
     }
     out.push('\n');
-    let rows: Vec<Vec<(&str, f64)>> = results.iter().map(|r| fields(&r.metrics)).collect();
+    let rows: Vec<Vec<(String, f64)>> = results.iter().map(|r| fields(&r.metrics)).collect();
     for (k, (key, _)) in rows[0].iter().enumerate() {
         let _ = write!(out, "| {key} |");
         for row in &rows {

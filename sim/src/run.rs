@@ -15,6 +15,10 @@
 //! 4. the liquidator sells what it took over to the venue's market maker (forced flow);
 //! 5. the net forced flow of the tick moves the price (see [`crate::market`]).
 //!
+//! Option writers (`--option-writers`, see [`crate::options`] and `run/writers.rs`) act before
+//! the traders in each tick. Protocols with Ballast's liquidity terms have the market's depth
+//! reported to the risk core once at the start and then every hour.
+//!
 //! The venue's market maker (the counterparty of every fill) and the liquidator are funded
 //! far beyond their needs: they stand for the rest of the market. Fills are at the oracle
 //! price with a 5 bp taker fee. Funding is not simulated.
@@ -25,21 +29,34 @@ use ballast_math::{Decimals, Fixed, Rounding};
 use ballast_oracle::{FeedState, OracleConfig, Report};
 use ballast_risk::breaker::BreakerState;
 use ballast_risk::feed::observe;
+use ballast_risk::health::liquidity_charges;
 use ballast_risk::health::{account_health, position_requirements, HealthKind};
 use ballast_risk::ledger::{AccountId, Ledger};
+use ballast_risk::liquidity::Use;
 use ballast_risk::ops::{BankruptcyOutcome, Fill};
-use ballast_risk::{MarketCtx, MarketState, Prices, RiskError};
+use ballast_risk::{max_position, report_depth, MarketCtx, MarketState, Prices, RiskError};
 use indicatif::ProgressBar;
 
 use crate::market::{Impact, Tick};
+use crate::options::{WriterParams, HOUR};
 use crate::population::{draw_profiles, Clock, Demand, PopulationParams, Profile};
 use crate::protocol::Protocol;
+
+mod writers;
+use writers::Writer;
 
 /// Token decimals of the simulated market: BTC-like base (8), USDC-like quote (6).
 pub const DECIMALS: Decimals = Decimals { base: 8, quote: 6 };
 const MARKET: u32 = 1;
 const MAKER_OF_LONGS: AccountId = 0;
 const MAKER_OF_SHORTS: AccountId = 1;
+/// Ids of the further makers of a pool (see [`Makers`]).
+const MORE_MAKERS: AccountId = 1_000_000;
+/// Makers per side. Where depth is reported, the per-account impact cap keeps each account's
+/// notional within 4 x the haircut depth = 2 x depth, and the depth-based open-interest term
+/// stops growth at 100 x the haircut depth = 50 x depth: 25 makers can hold any open interest
+/// the core allows; 32 leave room for uneven filling.
+const MAKERS_PER_SIDE: usize = 32;
 const LIQUIDATOR_OF_LONGS: AccountId = 2;
 const LIQUIDATOR_OF_SHORTS: AccountId = 3;
 const VENUE: AccountId = 4;
@@ -47,7 +64,7 @@ const FIRST_TRADER: AccountId = 10;
 const FEEDERS: u8 = 3;
 /// Taker fee on every trader fill.
 pub const TAKER_FEE: f64 = 0.0005;
-/// Slack of the liquidation pre-filter, as a fraction of notional (see [`Trader::may_breach`]).
+/// Slack of the liquidation pre-filter, as a fraction of notional (see [`Hot::may_breach`]).
 const PREFILTER_SLACK: f64 = 0.003;
 const ONE_BITS: f64 = 281_474_976_710_656.0;
 
@@ -71,6 +88,10 @@ pub struct SimParams {
     /// Check every account exactly each tick and fail if the pre-filter missed a breach
     /// (tests; slow).
     pub check_prefilter: bool,
+    /// Share of the accounts that write options instead of trading perps (the last ones drawn).
+    pub option_writers: f64,
+    /// What the option writers do.
+    pub writer: WriterParams,
 }
 
 impl Default for SimParams {
@@ -84,6 +105,8 @@ impl Default for SimParams {
             insurance_ratio: 0.01,
             reference_notional: 10_000.0,
             check_prefilter: false,
+            option_writers: 0.0,
+            writer: WriterParams::default(),
         }
     }
 }
@@ -189,6 +212,50 @@ pub struct Metrics {
     pub breaker_trips: u64,
     /// Liquidation attempts deferred by the throttle.
     pub throttled: u64,
+    /// Mean over the hours of the population's liquidity maintenance charge as a fraction of
+    /// its notional (0 where depth is not reported).
+    pub liquidity_charge: f64,
+    /// Mean over the hours of the market's open interest (the sum of long positions, as
+    /// notional at the oracle price; the makers hold the other side of every trader, so this is
+    /// the traders' long plus short notional).
+    pub open_interest: f64,
+    /// Opens cut (or refused) by the per-account impact cap.
+    pub impact_capped: u64,
+    /// Opens cut (or refused) by the open-interest growth cap.
+    pub oi_growth_capped: u64,
+    /// Option writer accounts (the figures below are 0 without writers).
+    pub writers: u64,
+    /// Deficits of bankrupt writer accounts (after an expiry or a buy-back, including the
+    /// liquidation of their hedges), resolved as perp deficits are.
+    pub options_bad_debt: f64,
+    /// Writer bankruptcies resolved.
+    pub writer_bankruptcies: u64,
+    /// Sum over writers of final equity minus the capital they brought (premiums are income).
+    pub writer_pnl: f64,
+    /// Premiums received (paid into the ledger by the outside buyers).
+    pub premiums: f64,
+    /// Expiry payoffs and buy-backs paid out of the ledger.
+    pub option_payouts: f64,
+    /// Straddles sold.
+    pub options_sales: u64,
+    /// Cash gamma sold, summed at each sale.
+    pub gamma_sold: f64,
+    /// Sales the core refused, by reason (attempts: a refused sale is retried hourly).
+    pub refused_sales: Refusals,
+    /// Hourly reports of a book the writer did not trade that the core refused, by reason:
+    /// its Greeks drift (gamma grows toward expiry, vega with implied vol), so the core may
+    /// find it growing.
+    pub refused_refreshes: Refusals,
+    /// Straddles the writer bought back so that a refused hourly report passes.
+    pub derisk_buybacks: u64,
+    /// Books the options venue bought back because the writer fell below maintenance.
+    pub forced_option_closes: u64,
+    /// Reports whose P&L the previous Greeks did not explain (charged the fallback).
+    pub distrusted_reports: u64,
+    /// Hedge trades the core refused (in full or in part).
+    pub refused_hedges: u64,
+    /// 90th percentile over writers of each writer's peak short cash gamma / equity (hourly).
+    pub peak_short_gamma_over_equity: f64,
     /// Value conserved to the unit at the end (ledger total equals net deposits).
     pub conserved: bool,
     /// Ticks simulated in the trading window.
@@ -223,8 +290,84 @@ impl Metrics {
             blocked_opens: count(&|m| m.blocked_opens),
             breaker_trips: count(&|m| m.breaker_trips),
             throttled: count(&|m| m.throttled),
+            liquidity_charge: avg(&|m| m.liquidity_charge),
+            open_interest: avg(&|m| m.open_interest),
+            impact_capped: count(&|m| m.impact_capped),
+            oi_growth_capped: count(&|m| m.oi_growth_capped),
+            writers: count(&|m| m.writers),
+            options_bad_debt: avg(&|m| m.options_bad_debt),
+            writer_bankruptcies: count(&|m| m.writer_bankruptcies),
+            writer_pnl: avg(&|m| m.writer_pnl),
+            premiums: avg(&|m| m.premiums),
+            option_payouts: avg(&|m| m.option_payouts),
+            options_sales: count(&|m| m.options_sales),
+            gamma_sold: avg(&|m| m.gamma_sold),
+            refused_sales: Refusals::mean(runs.iter().map(|m| m.refused_sales)),
+            refused_refreshes: Refusals::mean(runs.iter().map(|m| m.refused_refreshes)),
+            derisk_buybacks: count(&|m| m.derisk_buybacks),
+            forced_option_closes: count(&|m| m.forced_option_closes),
+            distrusted_reports: count(&|m| m.distrusted_reports),
+            refused_hedges: count(&|m| m.refused_hedges),
+            peak_short_gamma_over_equity: avg(&|m| m.peak_short_gamma_over_equity),
             conserved: runs.iter().all(|m| m.conserved),
             ticks: runs.first().map_or(0, |m| m.ticks),
+        }
+    }
+}
+
+/// Options reports the core refused, by its error.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Refusals {
+    /// `GammaBudget`.
+    pub gamma_budget: u64,
+    /// `VegaBudget`.
+    pub vega_budget: u64,
+    /// `InsufficientMargin` (initial health).
+    pub margin: u64,
+    /// `ReduceOnly` (the breaker tripped).
+    pub reduce_only: u64,
+    /// Any other (halted market, ...).
+    pub other: u64,
+}
+
+impl Refusals {
+    fn count(&mut self, e: RiskError) {
+        match e {
+            RiskError::GammaBudget => self.gamma_budget += 1,
+            RiskError::VegaBudget => self.vega_budget += 1,
+            RiskError::InsufficientMargin => self.margin += 1,
+            RiskError::ReduceOnly => self.reduce_only += 1,
+            _ => self.other += 1,
+        }
+    }
+
+    /// Refusals by a budget.
+    pub fn budgets(&self) -> u64 {
+        self.gamma_budget + self.vega_budget
+    }
+
+    /// Named counts, for the report.
+    pub fn named(&self) -> [(&'static str, u64); 5] {
+        [
+            ("gamma_budget", self.gamma_budget),
+            ("vega_budget", self.vega_budget),
+            ("margin", self.margin),
+            ("reduce_only", self.reduce_only),
+            ("other", self.other),
+        ]
+    }
+
+    fn mean(runs: impl Iterator<Item = Refusals> + Clone) -> Refusals {
+        let n = runs.clone().count().max(1) as f64;
+        let avg = |get: fn(&Refusals) -> u64| {
+            (runs.clone().map(|r| get(&r) as f64).sum::<f64>() / n).round() as u64
+        };
+        Refusals {
+            gamma_budget: avg(|r| r.gamma_budget),
+            vega_budget: avg(|r| r.vega_budget),
+            margin: avg(|r| r.margin),
+            reduce_only: avg(|r| r.reduce_only),
+            other: avg(|r| r.other),
         }
     }
 }
@@ -243,7 +386,7 @@ pub struct RunResult {
 }
 
 /// Quote whole units to base units.
-fn usd(x: f64) -> i128 {
+pub(crate) fn usd(x: f64) -> i128 {
     (x * 1e6).round() as i128
 }
 
@@ -255,7 +398,7 @@ fn f(x: Fixed) -> f64 {
     x.to_bits() as f64 / ONE_BITS
 }
 
-fn fx(x: f64) -> Fixed {
+pub(crate) fn fx(x: f64) -> Fixed {
     Fixed::from_bits((x * ONE_BITS).round() as i128)
 }
 
@@ -263,6 +406,61 @@ fn fx(x: f64) -> Fixed {
 enum Phase {
     Waiting { until_ms: u64 },
     Holding { until_ms: u64 },
+}
+
+/// The market makers on the other side of every fill: the rest of the market. One pool faces
+/// the longs (and is short), another the shorts (and is long). An account always trades with the
+/// same maker of each pool (by its slot), so that its close always reduces that maker's position
+/// (a breaker in reduce-only refuses fills that grow either side), and the liquidators sell what
+/// they took over of an account to that account's maker. A pool rather than one account per
+/// side because, where depth is reported, the per-account impact cap applies to makers too, and
+/// one account holding a whole side of the market would meet it (the real market's other side
+/// is held by many accounts). Without depth reports the pool changes no figure of the traders
+/// (checked: the same results as with one maker per side, to the unit).
+#[derive(Debug, Clone)]
+struct Makers {
+    /// `pools[0]` faces longs, `pools[1]` shorts.
+    pools: [Vec<AccountId>; 2],
+    /// Size each liquidator (of longs, of shorts) took over of each maker's accounts and has
+    /// not sold back yet.
+    owed: [Vec<i128>; 2],
+}
+
+impl Makers {
+    fn new(per_side: usize) -> Makers {
+        let pool = |first: AccountId, parity: AccountId| -> Vec<AccountId> {
+            (0..per_side as AccountId)
+                .map(|k| {
+                    if k == 0 {
+                        first
+                    } else {
+                        MORE_MAKERS + 2 * k + parity
+                    }
+                })
+                .collect()
+        };
+        Makers {
+            pools: [pool(MAKER_OF_LONGS, 0), pool(MAKER_OF_SHORTS, 1)],
+            owed: [vec![0; per_side], vec![0; per_side]],
+        }
+    }
+
+    fn side(long: bool) -> usize {
+        usize::from(!long)
+    }
+
+    /// The maker facing account `slot`'s positions of sign `long`.
+    fn of(&self, long: bool, slot: usize) -> AccountId {
+        let pool = &self.pools[Makers::side(long)];
+        pool[slot % pool.len()]
+    }
+
+    /// A liquidator took over `size` of account `slot`'s position of sign `long`.
+    fn owe(&mut self, long: bool, slot: usize, size: i128) {
+        let owed = &mut self.owed[Makers::side(long)];
+        let k = slot % owed.len();
+        owed[k] += size;
+    }
 }
 
 /// A trader, with a float copy of its account for the liquidation pre-filter.
@@ -338,14 +536,16 @@ impl Hot {
 
     /// True unless the account is certainly above maintenance. The maintenance requirement is
     /// at most `max(bracket rate, applied vol term) * notional` (the tier deductions are
-    /// non-negative); equity is the float copy of the exact formula. The slack covers float
-    /// and rounding differences; `check_prefilter` verifies it.
+    /// non-negative) plus, where depth is reported, the liquidity charge; equity is the float
+    /// copy of the exact formula. The slack covers float and rounding differences;
+    /// `check_prefilter` verifies it.
     fn may_breach(
         &self,
         price: f64,
         social_index: f64,
         vol_term: f64,
         tiers: &[(f64, f64)],
+        depth: Option<KeepDepth>,
     ) -> bool {
         if self.size == 0.0 {
             return false;
@@ -360,7 +560,49 @@ impl Hot {
             .find(|(floor, _)| notional >= *floor)
             .map_or(0.0, |t| t.1)
             .max(vol_term);
-        self.equity(price, social_index) < (rate + PREFILTER_SLACK) * notional
+        let charge = depth.map_or(0.0, |d| d.charge_fraction(notional, self.size > 0.0));
+        self.equity(price, social_index) < (rate + charge + PREFILTER_SLACK) * notional
+    }
+}
+
+/// What the pre-filter needs of the liquidity charge (`ballast_risk::liquidity`): the depth
+/// band, and the depth (slow view, after the haircut) that longs and shorts close into, quote
+/// whole units.
+#[derive(Debug, Clone, Copy)]
+struct KeepDepth {
+    band: f64,
+    long: f64,
+    short: f64,
+}
+
+impl KeepDepth {
+    /// The market's, or `None` where no depth is reported.
+    fn of(ctx: &MarketCtx) -> Result<Option<KeepDepth>, SimError> {
+        let side = |long| {
+            ctx.state
+                .depth
+                .depth(&ctx.config.liquidity, long, Use::Keep)
+                .map_err(risk("depth"))
+        };
+        Ok(match (side(true)?, side(false)?) {
+            (Some(long), Some(short)) => Some(KeepDepth {
+                band: f(ctx.config.liquidity.depth_band),
+                long: whole(long),
+                short: whole(short),
+            }),
+            _ => None,
+        })
+    }
+
+    /// The charge as a fraction of the notional: the closing impact, linear up to the depth,
+    /// square-root beyond, at most 1.
+    fn charge_fraction(&self, notional: f64, long: bool) -> f64 {
+        let depth = if long { self.long } else { self.short };
+        if depth <= 0.0 {
+            return 1.0;
+        }
+        let x = notional / depth;
+        (self.band * if x <= 1.0 { x } else { x.sqrt() }).min(1.0)
     }
 }
 
@@ -373,6 +615,10 @@ struct Run<'a> {
     params: &'a SimParams,
     metrics: Metrics,
     flow: f64,
+    makers: Makers,
+    writers: Vec<Writer>,
+    /// Next hour at which the writers report, sell, settle and hedge.
+    writer_hour_ms: u64,
 }
 
 impl Run<'_> {
@@ -380,15 +626,9 @@ impl Run<'_> {
         &self.ledger.markets[0]
     }
 
-    /// The market maker on the other side of trader `i`'s direction: one maker takes the other
-    /// side of every long, another of every short, so that a close always reduces a maker's
-    /// position (a breaker in reduce-only refuses fills that grow either side).
+    /// The market maker on the other side of trader `i` (see [`Makers`]).
     fn maker_for(&self, i: usize) -> AccountId {
-        if self.traders[i].profile.long {
-            MAKER_OF_LONGS
-        } else {
-            MAKER_OF_SHORTS
-        }
+        self.makers.of(self.traders[i].profile.long, i)
     }
 
     /// Closes trader `i`'s position at the oracle price; `forced` flow moves the price. An
@@ -505,6 +745,7 @@ impl Run<'_> {
         let id = t.id;
         let maker = self.maker_for(i);
         let mut opened = None;
+        let (mut impact_capped, mut oi_capped) = (false, false);
         for _ in 0..8 {
             if size == 0 {
                 break;
@@ -523,9 +764,26 @@ impl Run<'_> {
                     break;
                 }
                 Err(RiskError::InsufficientMargin) => size = size / 100 * 97,
+                // A depth term binds (only where depth is reported): take what the core allows.
+                Err(e @ (RiskError::LiquidityCap | RiskError::OpenInterestGrowth)) => {
+                    impact_capped |= e == RiskError::LiquidityCap;
+                    oi_capped |= e == RiskError::OpenInterestGrowth;
+                    let most = max_position(
+                        &self.ledger.accounts[&id],
+                        &self.ledger.markets,
+                        MARKET,
+                        size > 0,
+                        price,
+                        fx(TAKER_FEE),
+                    )
+                    .map_err(risk("max position"))?;
+                    size = size.signum() * most.min(size.abs() - 1);
+                }
                 Err(_) => break,
             }
         }
+        self.metrics.impact_capped += u64::from(impact_capped);
+        self.metrics.oi_growth_capped += u64::from(oi_capped);
         let t = &mut self.traders[i];
         t.blocked = false;
         t.refresh(&self.ledger);
@@ -557,6 +815,7 @@ impl Run<'_> {
     /// within the tick; its forced flow moves the next tick's price. Last, the liquidators sell
     /// what they took over.
     fn step(&mut self, now_ms: u64) -> Result<(), SimError> {
+        self.writers_step(now_ms)?;
         let ctx = self.ctx();
         let price_known = ctx.prices.liquidation_valid;
         let liquidating = price_known && ctx.state.breaker.state != BreakerState::Paused;
@@ -570,13 +829,14 @@ impl Run<'_> {
             .map(|t| (whole(t.notional_floor), f(t.maintenance_fraction)))
             .collect();
         let social = f(ctx.state.social_loss_index);
+        let depth = KeepDepth::of(ctx)?;
         if liquidating {
             let mut candidates: Vec<(f64, usize)> = Vec::new();
             for (i, h) in self.hot.iter().enumerate() {
                 if h.size == 0.0 {
                     continue;
                 }
-                if h.may_breach(price, social, vol_term, &tiers) {
+                if h.may_breach(price, social, vol_term, &tiers, depth) {
                     let notional = h.size.abs() * price;
                     candidates.push((h.equity(price, social) / notional, i));
                 } else if self.params.check_prefilter {
@@ -619,6 +879,26 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// The traders' liquidity maintenance charge (through the risk core) over their notional;
+    /// 0 where depth is not reported.
+    fn liquidity_charge_fraction(&self) -> Result<f64, SimError> {
+        let ctx = self.ctx();
+        let price = f(ctx.prices.oracle);
+        let (mut charge, mut notional) = (0.0, 0.0);
+        for h in self.hot.iter().filter(|h| h.size != 0.0) {
+            let n = h.size.abs() * price;
+            notional += n;
+            if let Some(c) = liquidity_charges(ctx, usd(n), h.size > 0.0).map_err(risk("charge"))? {
+                charge += whole(c.maintenance);
+            }
+        }
+        Ok(if notional > 0.0 {
+            charge / notional
+        } else {
+            0.0
+        })
+    }
+
     /// Liquidates trader `i` chunk by chunk until it is no longer liquidatable (above
     /// maintenance and its liquidation-end target, or closed) or the throttle stops it.
     fn liquidate(&mut self, i: usize, now_ms: u64) -> Result<(), SimError> {
@@ -631,6 +911,8 @@ impl Run<'_> {
         loop {
             match self.ledger.liquidate(id, liquidator, MARKET) {
                 Ok(outcome) => {
+                    let long = self.traders[i].profile.long;
+                    self.makers.owe(long, i, outcome.closed_size);
                     let m = &mut self.metrics;
                     m.liquidation_calls += 1;
                     m.liquidated_notional += whole(outcome.notional);
@@ -661,33 +943,34 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// The liquidators sell the longs and buy back the shorts they took over, each against the
-    /// maker whose position that reduces.
+    /// The liquidators sell the longs and buy back the shorts they took over, each to the
+    /// makers of the accounts they took them from (whose positions that reduces).
     fn flatten_liquidators(&mut self) -> Result<(), SimError> {
         let price = self.ctx().prices.oracle;
-        for (liquidator, maker) in [
-            (LIQUIDATOR_OF_LONGS, MAKER_OF_LONGS),
-            (LIQUIDATOR_OF_SHORTS, MAKER_OF_SHORTS),
-        ] {
-            let size = self
-                .ledger
-                .accounts
-                .get(&liquidator)
-                .map_or(0, |a| a.size(MARKET));
-            if size == 0 {
-                continue;
+        for (side, liquidator) in [(0, LIQUIDATOR_OF_LONGS), (1, LIQUIDATOR_OF_SHORTS)] {
+            let mut sold = 0i128;
+            for k in 0..self.makers.owed[side].len() {
+                let size = self.makers.owed[side][k];
+                if size == 0 {
+                    continue;
+                }
+                let fill = Fill {
+                    market: MARKET,
+                    size: -size,
+                    price,
+                    taker_fee: 0,
+                    maker_fee: 0,
+                };
+                let maker = self.makers.pools[side][k];
+                if self.ledger.fill(liquidator, maker, VENUE, &fill).is_ok() {
+                    self.makers.owed[side][k] = 0;
+                    sold += size;
+                } else {
+                    self.metrics.failed_closes += 1;
+                }
             }
-            let fill = Fill {
-                market: MARKET,
-                size: -size,
-                price,
-                taker_fee: 0,
-                maker_fee: 0,
-            };
-            if self.ledger.fill(liquidator, maker, VENUE, &fill).is_ok() {
-                self.flow -= size as f64 / 1e8 * f(price);
-            } else {
-                self.metrics.failed_closes += 1;
+            if sold != 0 {
+                self.flow -= sold as f64 / 1e8 * f(price);
             }
         }
         Ok(())
@@ -746,7 +1029,8 @@ pub fn run(
             .deposit(id, usd(amount))
             .map_err(risk("initial deposit"))
     };
-    for maker in [MAKER_OF_LONGS, MAKER_OF_SHORTS] {
+    let makers = Makers::new(MAKERS_PER_SIDE);
+    for &maker in makers.pools.iter().flatten() {
         deposit(&mut ledger, maker, population_collateral * 1_000.0)?;
     }
     for liquidator in [LIQUIDATOR_OF_LONGS, LIQUIDATOR_OF_SHORTS] {
@@ -756,11 +1040,25 @@ pub fn run(
     ledger.insurance_fund = fund;
     ledger.net_deposits += fund;
 
-    let mut traders = Vec::with_capacity(profiles.len());
-    let mut clocks = Vec::with_capacity(profiles.len());
+    // The last drawn accounts write options instead of trading perps.
+    let writer_count = (params.option_writers.clamp(0.0, 1.0) * profiles.len() as f64).round();
+    let first_writer = profiles.len() - writer_count as usize;
+    let mut writers = Vec::new();
+    let mut traders = Vec::with_capacity(first_writer);
+    let mut clocks = Vec::with_capacity(first_writer);
     for (k, profile) in profiles.into_iter().enumerate() {
         let id = FIRST_TRADER + k as AccountId;
         deposit(&mut ledger, id, profile.collateral)?;
+        if k >= first_writer {
+            // Sales are staggered over the hours of one sale interval.
+            let offset = (k - first_writer) as u64 % params.writer.sale_every_hours.max(1);
+            writers.push(Writer::new(
+                id,
+                profile.collateral,
+                trade_from_ms + offset * HOUR,
+            ));
+            continue;
+        }
         let mut clock = Clock::new(&params.population, params.seed, id);
         let first = clock.first_entry_ms();
         let mut t = Trader {
@@ -793,7 +1091,11 @@ pub fn run(
         params,
         metrics: Metrics::default(),
         flow: 0.0,
+        makers,
+        writers,
+        writer_hour_ms: trade_from_ms,
     };
+    run.metrics.writers = run.writers.len() as u64;
     let mut impact = Impact::new(
         population_collateral * params.depth_ratio,
         params.resilience_minutes * 60_000.0,
@@ -804,6 +1106,10 @@ pub fn run(
     let (mut vols, mut leverages) = (Vec::new(), Vec::new());
     let (mut exo_prices, mut sim_prices) = (Vec::new(), Vec::new());
     let (mut fund_peak, mut previous_ms) = (whole(fund), first_ms);
+    // Depth within 1% of mid as the venues report it: the impact model's depth, both sides.
+    let depth = usd(impact.depth);
+    let mut next_depth_report_ms = first_ms;
+    let (mut charges, mut open_interest) = (Vec::new(), Vec::new());
 
     for (k, tick) in ticks.iter().enumerate() {
         if k % 4096 == 0 {
@@ -840,6 +1146,10 @@ pub fn run(
             if trading && matches!(obs.transition, Some(t) if t.to == BreakerState::ReduceOnly) {
                 run.metrics.breaker_trips += 1;
             }
+            if protocol.reports_depth() && now >= next_depth_report_ms {
+                report_depth(ctx, depth, depth).map_err(risk("depth report"))?;
+                next_depth_report_ms = now + HOUR;
+            }
         }
         if !trading {
             continue;
@@ -867,6 +1177,9 @@ pub fn run(
         if now % 3_600_000 == 0 {
             exo_prices.push(tick.price);
             sim_prices.push(simulated);
+            charges.push(run.liquidity_charge_fraction()?);
+            let ctx = run.ctx();
+            open_interest.push(ctx.state.open_interest as f64 / 1e8 * f(ctx.prices.oracle));
         }
         let fund_now = whole(run.ledger.insurance_fund);
         fund_peak = fund_peak.max(fund_now);
@@ -889,15 +1202,19 @@ pub fn run(
         return Err(SimError::EmptyWindow);
     }
 
+    run.finish_writers()?;
     let mut m = run.metrics;
     m.ticks = vols.len();
     m.conserved = run.ledger.conserved();
+    // (A writer still holding an options book is margined, not a deficit to resolve.)
     m.unresolved_deficits = run
         .ledger
         .accounts
         .values()
-        .filter(|a| a.positions.is_empty() && a.collateral < 0)
+        .filter(|a| a.positions.is_empty() && a.options.is_none() && a.collateral < 0)
         .count() as u64;
+    m.liquidity_charge = charges.iter().sum::<f64>() / charges.len().max(1) as f64;
+    m.open_interest = open_interest.iter().sum::<f64>() / open_interest.len().max(1) as f64;
     if m.opens > 0 {
         m.mean_open_leverage /= m.opens as f64;
     }

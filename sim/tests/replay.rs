@@ -3,6 +3,7 @@
 
 use ballast_oracle::candles::{parse_timestamp_ms, read_csv};
 use ballast_sim::market::{exogenous_path, Tick};
+use ballast_sim::options::WriterParams;
 use ballast_sim::protocol::Protocol;
 use ballast_sim::report;
 use ballast_sim::run::{run, RunResult, SimError, SimParams};
@@ -80,10 +81,16 @@ fn the_liquidation_prefilter_never_skips_an_account_below_maintenance() {
         check_prefilter: true,
         ..params(200)
     };
-    for protocol in [Protocol::Baseline, Protocol::Ballast] {
+    // Ballast reports depth: its requirement includes the liquidity charge, largest in a
+    // thin market.
+    for (protocol, depth_ratio) in [
+        (Protocol::Baseline, 0.2),
+        (Protocol::Ballast, 0.2),
+        (Protocol::Ballast, 0.05),
+    ] {
         let r = run(
             protocol,
-            &p,
+            &SimParams { depth_ratio, ..p },
             &ticks("2022-11-11 00:00:00"),
             ms("2022-11-06 00:00:00"),
             None,
@@ -207,4 +214,132 @@ fn the_throttle_binds_only_where_it_is_listed() {
         assert_eq!(r.metrics.unresolved_deficits, 0);
         assert!(r.metrics.bankruptcies > 0);
     }
+}
+
+fn with_writers(accounts: usize) -> SimParams {
+    SimParams {
+        option_writers: 0.1,
+        ..params(accounts)
+    }
+}
+
+#[test]
+fn option_writer_runs_are_deterministic() {
+    let p = with_writers(300);
+    let (to, from) = ("2022-11-12 00:00:00", "2022-11-05 00:00:00");
+    let a = sim(Protocol::Ballast, &p, to, from);
+    let b = sim(Protocol::Ballast, &p, to, from);
+    assert_eq!(a.metrics, b.metrics);
+    assert_eq!(a.samples, b.samples);
+    // 30 of the 300 accounts write options: they sell, collect premiums and pay out.
+    let m = &a.metrics;
+    assert_eq!(m.writers, 30);
+    assert!(m.options_sales > 30 && m.gamma_sold > 0.0, "{m:?}");
+    assert!(m.premiums > 0.0 && m.option_payouts > 0.0, "{m:?}");
+    assert!(m.peak_short_gamma_over_equity > 0.0);
+    // Their figures are in the JSON line only when there are writers.
+    let line = report::json(std::slice::from_ref(&a));
+    for key in [
+        "options_bad_debt",
+        "writer_pnl",
+        "gamma_sold",
+        "forced_option_closes",
+    ] {
+        assert!(line.contains(&format!("\"{key}\":")), "{key}");
+    }
+    assert!(line.contains("\"refused_growth_vega_budget\":"));
+    let without = sim(Protocol::Ballast, &params(300), to, from);
+    assert!(!report::json(&[without]).contains("writer_pnl"));
+}
+
+#[test]
+fn value_is_conserved_with_option_writers() {
+    // Ten days: the first straddles expire.
+    let (to, from) = ("2022-11-12 00:00:00", "2022-11-02 00:00:00");
+    let normal = with_writers(300);
+    // Writers 2.5 times as aggressive in a thin market: some fall below maintenance, so
+    // buy-backs, hedge liquidations and writer deficits happen too.
+    let reckless = SimParams {
+        depth_ratio: 0.05,
+        writer: WriterParams {
+            sizing_loss: 0.25,
+            ..WriterParams::default()
+        },
+        ..with_writers(300)
+    };
+    let mut forced = 0;
+    for p in [normal, reckless] {
+        for protocol in [
+            Protocol::Baseline,
+            Protocol::Ballast,
+            Protocol::BallastNoBudgets,
+        ] {
+            let m = sim(protocol, &p, to, from).metrics;
+            // Premiums in, payoffs and buy-backs out: the ledger still holds exactly its net
+            // deposits, and every deficit went through resolution.
+            assert!(m.conserved, "{}: {m:?}", protocol.name());
+            assert_eq!(m.unresolved_deficits, 0);
+            assert_eq!(m.failed_closes, 0);
+            assert!(
+                m.bad_debt + m.options_bad_debt >= m.insurance_paid + m.socialized - 1e-6,
+                "{m:?}"
+            );
+            assert!(
+                m.premiums > 0.0 && m.option_payouts > 0.0,
+                "{}: {m:?}",
+                protocol.name()
+            );
+            forced += m.forced_option_closes;
+        }
+    }
+    assert!(forced > 0, "no writer was ever closed out");
+}
+
+#[test]
+fn budgets_refuse_writer_growth_in_a_vol_spike_only_when_listed() {
+    let p = with_writers(300);
+    let budget_refusals = |m: &ballast_sim::run::Metrics| m.refused_sales.budgets();
+    // Two weeks before the FTX crash (forecast vol 0.49-0.56): the budgets hardly bind.
+    let calm = sim(
+        Protocol::Ballast,
+        &p,
+        "2022-11-08 00:00:00",
+        "2022-10-25 00:00:00",
+    );
+    // Two weeks from the crash (forecast vol up to 0.84): they refuse many sales, and without
+    // budgets nothing refuses those sales for budget reasons.
+    let (to, from) = ("2022-11-19 00:00:00", "2022-11-05 00:00:00");
+    let spike = sim(Protocol::Ballast, &p, to, from);
+    let unbudgeted = sim(Protocol::BallastNoBudgets, &p, to, from);
+    let (calm, spike, unbudgeted) = (calm.metrics, spike.metrics, unbudgeted.metrics);
+    assert!(calm.options_sales > 0);
+    assert!(
+        budget_refusals(&spike) > 20 * budget_refusals(&calm).max(1),
+        "{spike:?}"
+    );
+    assert_eq!(budget_refusals(&unbudgeted), 0);
+    assert!(unbudgeted.options_sales > spike.options_sales);
+    assert!(unbudgeted.gamma_sold > spike.gamma_sold);
+}
+
+#[test]
+fn depth_reports_change_the_liquidity_requirement_on_a_thin_market() {
+    let p = SimParams {
+        depth_ratio: 0.05,
+        ..params(300)
+    };
+    let (to, from) = ("2022-11-12 00:00:00", "2022-11-05 00:00:00");
+    let reported = sim(Protocol::Ballast, &p, to, from);
+    let unreported = sim(Protocol::BallastNoDepth, &p, to, from);
+    // Same listing; only the depth reports differ. They add the liquidity charge to every
+    // position's requirement and cap how fast open interest grows (and, further, the
+    // open-interest term's caps), so the crash finds a smaller market to liquidate.
+    assert_eq!(unreported.metrics.liquidity_charge, 0.0);
+    assert!(reported.metrics.liquidity_charge > 0.0);
+    assert_eq!(unreported.metrics.oi_growth_capped, 0);
+    assert!(reported.metrics.oi_growth_capped > 0);
+    assert!(reported.metrics.opens < unreported.metrics.opens);
+    assert!(reported.metrics.liquidated_notional < unreported.metrics.liquidated_notional / 2.0);
+    assert!(reported.metrics.conserved && unreported.metrics.conserved);
+    assert_eq!(reported.metrics.failed_closes, 0);
 }
