@@ -129,8 +129,9 @@ pub struct LiquidityParams {
     pub oi_lower_depth_multiple: Fixed,
     /// The open-interest term reaches its maximum at this multiple of depth.
     pub oi_upper_depth_multiple: Fixed,
-    /// Liquidation throttle per window as a multiple of depth (replaces the configured
-    /// `throttle_notional` once depth is reported): what the book absorbs, not a fixed sum.
+    /// Liquidation throttle per window as a multiple of the haircut depth (replaces the
+    /// configured `throttle_notional` once depth is reported): what the book absorbs, not a
+    /// fixed sum.
     pub throttle_depth_multiple: Fixed,
 }
 
@@ -320,11 +321,15 @@ impl MarketConfig {
                 max_impact: ratio(2, 100),
                 oi_growth_fraction: ratio(1, 2),
                 oi_growth_window_ms: MS_PER_HOUR,
-                oi_lower_depth_multiple: Fixed::from_int(20),
-                oi_upper_depth_multiple: Fixed::from_int(100),
-                // One book's depth per 10-minute window: about 1% of impact, which the book
-                // refills within the window.
-                throttle_depth_multiple: Fixed::ONE,
+                // BTC perps carry open interest of roughly 100 to 300 times the depth within 1%
+                // of a large venue's mid: the open-interest term starts at 100 and peaks at 400
+                // times the (haircut) depth, so it bites only on a market crowded for its book.
+                oi_lower_depth_multiple: Fixed::from_int(100),
+                oi_upper_depth_multiple: Fixed::from_int(400),
+                // Five times the haircut depth (two and a half books) per 10-minute window: the
+                // simulator found one haircut depth (half a book) queued liquidations through
+                // their bankruptcy prices in the FTX crash (bad debt 43,812 against 1,102).
+                throttle_depth_multiple: Fixed::from_int(5),
             },
             options: OptionsParams {
                 vol_of_vol: ratio(30, 100),

@@ -87,6 +87,11 @@ pub struct OptionsReport {
     pub pnl: i128,
     /// When the venue computed the Greeks, ms.
     pub timestamp_ms: u64,
+    /// The report follows an options trade of the account, so a book whose risk grows is
+    /// checked against the budgets and initial health. `false`: a re-mark of a book the
+    /// account did not trade, which those checks never refuse (Greeks drift with time and
+    /// volatility; refusing a re-mark would only leave the engine with older Greeks).
+    pub trade: bool,
 }
 
 /// A report as held by the core: with the price it was taken at and whether it is trusted.

@@ -18,6 +18,9 @@
 //! - A position that grows must keep `impact(N) <= max_impact` at `D_open` (per-account cap).
 //! - Open interest may grow by at most `oi_growth_fraction * D_open` per window.
 //! - The dYdX open-interest term's caps become `min(configured, multiple * D_keep)`.
+//! - The liquidation throttle becomes `throttle_depth_multiple * D_keep` per window.
+//! - The per-account impact cap applies to the taker of a fill (a maker's size is bounded by
+//!   its margin, which carries the same charge).
 //! - Risk-reducing fills never face any of these.
 //!
 //! A market nobody reports depth for keeps none of these terms. Once depth is reported, a
@@ -343,10 +346,10 @@ mod tests {
     #[test]
     fn depth_caps_the_open_interest_term() {
         let p = params();
-        assert_eq!(oi_caps(&p, (100, 1_000), None).unwrap(), (100, 1_000));
-        // 20x and 100x of a depth of 3.
-        assert_eq!(oi_caps(&p, (100, 1_000), Some(3)).unwrap(), (60, 300));
-        assert_eq!(oi_caps(&p, (10, 1_000), Some(3)).unwrap(), (10, 300));
-        assert_eq!(oi_caps(&p, (100, 1_000), Some(0)).unwrap(), (0, 1));
+        assert_eq!(oi_caps(&p, (1_000, 5_000), None).unwrap(), (1_000, 5_000));
+        // 100x and 400x of a depth of 3.
+        assert_eq!(oi_caps(&p, (1_000, 5_000), Some(3)).unwrap(), (300, 1_200));
+        assert_eq!(oi_caps(&p, (10, 5_000), Some(3)).unwrap(), (10, 1_200));
+        assert_eq!(oi_caps(&p, (1_000, 5_000), Some(0)).unwrap(), (0, 1));
     }
 }

@@ -152,6 +152,15 @@ pub(crate) fn trade(
     Ok(())
 }
 
+/// Which side of a fill is checked.
+#[derive(Debug, Clone, Copy)]
+struct Side {
+    /// The side grows exposure (else it only reduces).
+    grows: bool,
+    /// The taker (the maker is exempt from the per-account impact cap).
+    taker: bool,
+}
+
 /// The margin rule of one side of a fill. A side that grows exposure needs non-negative initial
 /// health afterwards (facing the full target requirement). A side that only reduces exposure
 /// passes with non-negative initial health too, or else when its maintenance surplus does not
@@ -162,10 +171,15 @@ fn side_check(
     after: &Account,
     markets: &[MarketCtx],
     market: MarketId,
-    reducing: bool,
+    side: Side,
 ) -> RiskResult<()> {
-    if !reducing {
-        check_liquidity(find(markets, market)?, after.size(market))?;
+    if side.grows {
+        // The per-account impact cap is the taker's: a maker (a venue's liquidity account)
+        // holds the other side of many traders, and its size is bounded by its margin, which
+        // carries the same liquidity charge.
+        if side.taker {
+            check_liquidity(find(markets, market)?, after.size(market))?;
+        }
         return require_initial(after, markets, Some(market));
     }
     if account_health(after, markets, HealthKind::Initial, None)?.surplus()? >= 0 {
@@ -338,8 +352,16 @@ pub fn apply_fill(
     m.realize_closed()?;
     // Health uses the market as it was before this fill (its own OI change is not counted), so
     // that `max_position` can predict the check exactly.
-    side_check(taker, &t, markets, fill.market, taker_reducing)?;
-    side_check(maker, &m, markets, fill.market, maker_reducing)?;
+    let taker_side = Side {
+        grows: !taker_reducing,
+        taker: true,
+    };
+    let maker_side = Side {
+        grows: !maker_reducing,
+        taker: false,
+    };
+    side_check(taker, &t, markets, fill.market, taker_side)?;
+    side_check(maker, &m, markets, fill.market, maker_side)?;
     let outcome = FillOutcome {
         quote_amount,
         fees: add(fill.taker_fee, fill.maker_fee)?,
@@ -405,7 +427,11 @@ pub fn max_position(
         trade(&mut after, market, &ctx.state, delta, quote)?;
         after.collateral = sub(after.collateral, fee)?;
         after.realize_closed()?;
-        Ok(side_check(account, &after, markets, market, is_reducing(before, delta)).is_ok())
+        let side = Side {
+            grows: !is_reducing(before, delta),
+            taker: true,
+        };
+        Ok(side_check(account, &after, markets, market, side).is_ok())
     };
     let ok = |magnitude: i128| passes(magnitude).unwrap_or(false);
     // Largest passing size in [low, high) given that `low` passes (0 always does).
@@ -476,10 +502,11 @@ fn risk_measures(ctx: &MarketCtx, book: Option<&OptionsBook>) -> RiskResult<[i12
     ])
 }
 
-/// Takes in an options venue's report for an account. A report that grows the book's risk
-/// (scenario requirement, short-gamma loss, vega loss or the venue's margin) needs a market
-/// open for new risk, both budgets and non-negative initial health with the book at the target
-/// volatility; any other report always passes. A P&L the previous Greeks fail to explain is
+/// Takes in an options venue's report for an account. A report that follows a trade and grows
+/// the book's risk (scenario requirement, short-gamma loss, vega loss or the venue's margin)
+/// needs a market open for new risk, both budgets and non-negative initial health with the
+/// book at the target volatility; any other report (a trade that shrinks the book, a re-mark)
+/// always passes. A P&L the previous Greeks fail to explain is
 /// accepted but the book is charged the conservative fallback until the next explained report.
 pub fn apply_options_report(
     account: &mut Account,
@@ -499,6 +526,7 @@ pub fn apply_options_report(
     let params = &ctx.config.options;
     let decimals = ctx.config.decimals;
     let spot = ctx.prices.oracle;
+    let trade = report.trade;
     let trusted = match &account.options {
         Some(previous) => greeks::explains(params, previous, &report, spot, decimals)?,
         None => true,
@@ -515,7 +543,7 @@ pub fn apply_options_report(
     });
     let before_risk = risk_measures(ctx, account.options.as_ref())?;
     let after_risk = risk_measures(ctx, after.options.as_ref())?;
-    let growing = after_risk.iter().zip(&before_risk).any(|(a, b)| a > b);
+    let growing = trade && after_risk.iter().zip(&before_risk).any(|(a, b)| a > b);
     if growing {
         gate(ctx, false)?;
         let equity = account_health(&after, markets, HealthKind::Maintenance, None)?.equity;

@@ -345,6 +345,7 @@ impl Harness {
                     mark_value: 0,
                     pnl: 0,
                     timestamp_ms: now,
+                    trade: true,
                 };
                 let mut account = self.ledger.accounts.get(&who).cloned().unwrap_or_default();
                 let r = apply_options_report(&mut account, &markets, report);

@@ -64,6 +64,7 @@ fn report(buckets: Vec<ExpiryGreeks>, at: u64) -> OptionsReport {
         mark_value: 0,
         pnl: 0,
         timestamp_ms: at,
+        trade: true,
     }
 }
 
@@ -667,8 +668,8 @@ fn the_liquidation_throttle_is_sized_from_depth_once_depth_is_reported() {
         throttle_notional(&ctx).unwrap(),
         ctx.config.liquidation.throttle_notional
     );
-    // 40M of bids, 30M of asks: the thinner side after the haircut, once per window.
+    // 40M of bids, 30M of asks: five times the thinner side after the haircut, per window.
     let mut deep = ctx.clone();
     report_depth(&mut deep, 40_000_000 * USD, 30_000_000 * USD).unwrap();
-    assert_eq!(throttle_notional(&deep).unwrap(), 15_000_000 * USD);
+    assert_eq!(throttle_notional(&deep).unwrap(), 75_000_000 * USD);
 }

@@ -212,6 +212,7 @@ fn loss_in_move(book: &[Straddle], spot: f64, vol: f64, now_ms: u64, move_: f64)
 /// The options venue's report of a writer's short book (expiries strictly increasing):
 /// Greeks per straddle, the venue's own margins, mark value = minus the book's value, and
 /// `pnl` (quote whole units), the P&L of the previously reported book since that report.
+#[allow(clippy::too_many_arguments)]
 pub fn short_book_report(
     market: MarketId,
     book: &[Straddle],
@@ -220,6 +221,7 @@ pub fn short_book_report(
     now_ms: u64,
     pnl: f64,
     params: &WriterParams,
+    trade: bool,
 ) -> OptionsReport {
     let buckets = book
         .iter()
@@ -244,6 +246,7 @@ pub fn short_book_report(
         mark_value: usd(-book_value(book, spot, vol, now_ms)),
         pnl: usd(pnl),
         timestamp_ms: now_ms,
+        trade,
     }
 }
 
@@ -287,7 +290,7 @@ mod tests {
         let s = Straddle::at_the_money(20_000.0, 0.7, 0, 7 * 24 * HOUR, 50_000.0);
         let g = s.greeks(20_000.0, 0.7, 0);
         assert!((g.cash_gamma - 50_000.0).abs() < 1e-6);
-        let r = short_book_report(1, &[s], 20_000.0, 0.7, 0, 0.0, &p);
+        let r = short_book_report(1, &[s], 20_000.0, 0.7, 0, 0.0, &p, true);
         assert_eq!(r.buckets.len(), 1);
         assert!(r.buckets[0].gamma < 0 && r.buckets[0].vega < 0);
         assert_eq!(r.mark_value, usd(-g.value));

@@ -226,7 +226,8 @@ fn with_writers(accounts: usize) -> SimParams {
 #[test]
 fn option_writer_runs_are_deterministic() {
     let p = with_writers(300);
-    let (to, from) = ("2022-11-12 00:00:00", "2022-11-05 00:00:00");
+    // Long enough for the first 7-day straddles to expire and pay out.
+    let (to, from) = ("2022-11-16 00:00:00", "2022-11-05 00:00:00");
     let a = sim(Protocol::Ballast, &p, to, from);
     let b = sim(Protocol::Ballast, &p, to, from);
     assert_eq!(a.metrics, b.metrics);

@@ -247,6 +247,7 @@ fn calls() -> Vec<(&'static str, Call)> {
                 mark_value: 0,
                 pnl: 0,
                 timestamp_ms: now,
+                trade: true,
             };
             h.engine(w, "report_options", (alice(), report))
         }),

@@ -161,6 +161,7 @@ fn short_book(gamma_usd: i128, at: u64, pnl_usd: i128) -> OptionsReport {
         mark_value: -5_000 * USD as i128,
         pnl: pnl_usd * USD as i128,
         timestamp_ms: at,
+        trade: true,
     }
 }
 

@@ -129,7 +129,14 @@ impl Run<'_> {
     }
 
     /// Reports `book` as writer `w`'s whole book; on success it becomes the writer's book.
-    fn report_book(&mut self, w: usize, book: Vec<Straddle>, now_ms: u64) -> Result<(), RiskError> {
+    /// `trade`: the book changed by a sale or a buy-back (else a re-mark of the same book).
+    fn report_book(
+        &mut self,
+        w: usize,
+        book: Vec<Straddle>,
+        now_ms: u64,
+        trade: bool,
+    ) -> Result<(), RiskError> {
         let (spot, vol) = self.option_prices();
         let writer = &self.writers[w];
         if book.is_empty() && writer.reported.is_none() {
@@ -139,7 +146,16 @@ impl Run<'_> {
         let pnl = writer.reported.as_ref().map_or(0.0, |r| {
             book_value(&r.book, r.spot, r.vol, r.at_ms) - book_value(&r.book, spot, vol, now_ms)
         });
-        let report = short_book_report(MARKET, &book, spot, vol, now_ms, pnl, &self.params.writer);
+        let report = short_book_report(
+            MARKET,
+            &book,
+            spot,
+            vol,
+            now_ms,
+            pnl,
+            &self.params.writer,
+            trade,
+        );
         let Ledger {
             accounts, markets, ..
         } = &mut self.ledger;
@@ -173,7 +189,7 @@ impl Run<'_> {
         if below && has_book {
             let (spot, vol) = self.option_prices();
             self.pay_out(id, book_value(&self.writers[w].book, spot, vol, now_ms));
-            self.report_book(w, Vec::new(), now_ms)
+            self.report_book(w, Vec::new(), now_ms, true)
                 .map_err(risk("empty options report"))?;
             self.metrics.forced_option_closes += 1;
             self.writers[w].next_sale_ms = now_ms + self.params.writer.cooldown_hours * HOUR;
@@ -269,7 +285,7 @@ impl Run<'_> {
                 let straddle = Straddle::at_the_money(spot, vol, now_ms, expiry, gamma);
                 let mut grown = book.clone();
                 grown.push(straddle);
-                match self.report_book(w, grown, now_ms) {
+                match self.report_book(w, grown, now_ms, true) {
                     Ok(()) => {
                         let premium = usd(straddle.greeks(spot, vol, now_ms).value);
                         if premium > 0 {
@@ -289,7 +305,7 @@ impl Run<'_> {
         if !sold {
             let mut refused = false;
             loop {
-                match self.report_book(w, book.clone(), now_ms) {
+                match self.report_book(w, book.clone(), now_ms, false) {
                     Ok(()) => break,
                     Err(e) if !book.is_empty() => {
                         if !refused {
