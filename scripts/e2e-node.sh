@@ -37,11 +37,15 @@ TREASURY=$(field treasury)
 log "deployed: $deploy"
 
 # cargo contract call, executed; prints the chain's weight of the call as "ref_time proof_size".
+# The gas limit is explicit and generous: the CLI's dry run happens at the last block, while the
+# keeper's reports keep changing the market between that dry run and the block (a venue trade
+# sized by its own estimate ran out of gas here). The fee is charged on the weight used.
 call() { # bundle contract message suri args...
     local bundle=$1 contract=$2 message=$3 suri=$4
     shift 4
     cargo contract call "target/contracts/$bundle.contract" --contract "$contract" \
         --message "$message" --args "$@" --suri "$suri" --url "$URL" \
+        --gas 200000000000 --proof-size 2000000 \
         --execute --skip-confirm --output-json >"$work/call.json"
     python3 scripts/lib/extrinsic_weight.py "$work/call.json"
 }

@@ -85,7 +85,10 @@ start() {
     [[ "${1:-}" == "--keep-db" ]] || rm -rf "$base"
     # --dev gives the well-known dev accounts; --base-path keeps the chain in our own folder,
     # deleted at the next start, so every start is a fresh chain.
+    # Archive state: events of every block stay readable (the keeper's reconciliation scans
+    # them from genesis); a dev chain is small.
     "$(node_path)" --dev --base-path "$base" --rpc-port "$PORT" --rpc-cors all \
+        --state-pruning archive --blocks-pruning archive \
         --rpc-max-request-size 50 --rpc-max-response-size 50 >"$LOG" 2>&1 &
     echo $! >"$PIDFILE"
     for _ in $(seq 1 120); do

@@ -436,47 +436,68 @@ async fn round(
             continue;
         }
         for market in markets_by_size(&view) {
-            if calls >= args.max_liquidations_per_scan {
-                break 'accounts;
-            }
-            match k
-                .call::<()>(chain, &liquidator, "liquidate", (id, market))
-                .await?
-            {
-                Ok(Some(included)) => {
-                    calls += 1;
-                    k.count("liquidations");
-                    for (c, data, topics) in &included.emitted {
-                        if *c == k.engine && topics.first().copied() == Liquidated::SIGNATURE_TOPIC
-                        {
-                            if let Ok(e) = Liquidated::decode(&mut &data[..]) {
-                                log(k.started, format!(
-                                    "liquidated {} in market {market}: size {} notional {} penalty {}{} (ref_time {})",
-                                    ss58(who), e.closed_size, e.notional, e.penalty,
-                                    if e.bankrupt { " BANKRUPT" } else { "" }, included.weight.ref_time
-                                ));
-                            }
-                        }
-                    }
-                    break;
-                }
-                Ok(None) => {}
-                Err(EngineError::Risk(RiskError::LiquidationThrottled)) => {
-                    k.count("throttled");
-                    log(
-                        k.started,
-                        format!("market {market}: throttle used up, waiting for the next window"),
-                    );
+            // Chunk after chunk while the engine accepts (it stops at the liquidation-end
+            // target), within the calls allowed per scan.
+            loop {
+                if calls >= args.max_liquidations_per_scan {
                     break 'accounts;
                 }
-                Err(e) => log(
-                    k.started,
-                    format!("liquidate {} in {market}: {e:?}", ss58(who)),
-                ),
+                match k
+                    .call::<()>(chain, &liquidator, "liquidate", (id, market))
+                    .await?
+                {
+                    Ok(Some(included)) => {
+                        calls += 1;
+                        k.count("liquidations");
+                        log_liquidation(k, &included, who, market);
+                    }
+                    Ok(None) => break,
+                    Err(EngineError::Risk(RiskError::LiquidationThrottled)) => {
+                        k.count("throttled");
+                        log(
+                            k.started,
+                            format!(
+                                "market {market}: throttle used up, waiting for the next window"
+                            ),
+                        );
+                        break 'accounts;
+                    }
+                    Err(EngineError::Risk(RiskError::NotLiquidatable | RiskError::NoPosition)) => {
+                        break
+                    }
+                    Err(e) => {
+                        log(
+                            k.started,
+                            format!("liquidate {} in {market}: {e:?}", ss58(who)),
+                        );
+                        break;
+                    }
+                }
             }
         }
     }
     Ok(())
+}
+
+fn log_liquidation(k: &Keeper, included: &chain::Included, who: [u8; 32], market: MarketId) {
+    for (c, data, topics) in &included.emitted {
+        if *c == k.engine && topics.first().copied() == Liquidated::SIGNATURE_TOPIC {
+            if let Ok(e) = Liquidated::decode(&mut &data[..]) {
+                log(
+                    k.started,
+                    format!(
+                        "liquidated {} in market {market}: size {} notional {} penalty {}{} (ref_time {})",
+                        ss58(who),
+                        e.closed_size,
+                        e.notional,
+                        e.penalty,
+                        if e.bankrupt { " BANKRUPT" } else { "" },
+                        included.weight.ref_time
+                    ),
+                );
+            }
+        }
+    }
 }
 
 async fn run(args: RunArgs) -> Result<(), String> {

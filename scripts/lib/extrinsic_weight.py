@@ -8,8 +8,12 @@ def find(value, key):
     """The first number under `key` anywhere in a nested JSON value."""
     if isinstance(value, dict):
         for k, v in value.items():
-            if k == key and isinstance(v, (int, str)) and str(v).isdigit():
-                return int(v)
+            if k == key:
+                # cargo-contract prints numbers as {"UInt": n}.
+                if isinstance(v, dict) and "UInt" in v:
+                    return int(v["UInt"])
+                if isinstance(v, (int, str)) and str(v).isdigit():
+                    return int(v)
             found = find(v, key)
             if found is not None:
                 return found
