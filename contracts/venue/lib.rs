@@ -132,6 +132,19 @@ mod venue {
             self.engine.into()
         }
 
+        /// `who`'s size in the venue's market, as the engine holds it.
+        fn size_of(&self, who: AccountId) -> Result<i128> {
+            match self.engine_ref().call().account(who).try_invoke() {
+                Ok(Ok(view)) => Ok(view
+                    .positions
+                    .iter()
+                    .find(|(m, _)| *m == self.market)
+                    .map(|(_, p)| p.size)
+                    .unwrap_or(0)),
+                _ => Err(VenueError::EngineUnreachable),
+            }
+        }
+
         fn only_owner(&self) -> Result<()> {
             if self.env().caller() != self.owner {
                 return Err(VenueError::Unauthorized);
@@ -235,15 +248,7 @@ mod venue {
             if q.stress <= Fixed::ONE {
                 return Ok(self.fee_rate);
             }
-            let held = match self.engine_ref().call().account(trader).try_invoke() {
-                Ok(Ok(view)) => view
-                    .positions
-                    .iter()
-                    .find(|(m, _)| *m == self.market)
-                    .map(|(_, p)| p.size)
-                    .unwrap_or(0),
-                _ => return Err(VenueError::EngineUnreachable),
-            };
+            let held = self.size_of(trader)?;
             if ballast_risk::ops::is_reducing(held, size) {
                 return Ok(self.fee_rate);
             }
@@ -314,16 +319,7 @@ mod venue {
         pub fn update_funding(&mut self) -> Result<()> {
             let now = self.env().block_timestamp();
             let me = self.env().account_id();
-            let view = self.engine_ref().call().account(me).try_invoke();
-            let venue_size = match view {
-                Ok(Ok(v)) => v
-                    .positions
-                    .iter()
-                    .find(|(m, _)| *m == self.market)
-                    .map(|(_, p)| p.size)
-                    .unwrap_or(0),
-                _ => return Err(VenueError::EngineUnreachable),
-            };
+            let venue_size = self.size_of(me)?;
             let risk = engine_error(
                 self.engine_ref()
                     .call()

@@ -252,6 +252,16 @@ struct Keeper {
 }
 
 impl Keeper {
+    fn new(abi: Abi, engine: [u8; 32], started: Instant) -> Keeper {
+        Keeper {
+            abi,
+            engine,
+            started,
+            weights: Weights::default(),
+            counts: BTreeMap::new(),
+        }
+    }
+
     fn count(&mut self, what: &'static str) {
         *self.counts.entry(what).or_default() += 1;
     }
@@ -399,24 +409,7 @@ async fn round(
     // Accounts from the engine's events since the last scan.
     let best = chain.best_number().await?;
     let from = s.scanned_to.map_or(0, |n| n + 1);
-    for n in from..=best {
-        for (contract, data, topics) in chain.emitted_in(n).await? {
-            if contract != k.engine {
-                continue;
-            }
-            let sig = topics.first().copied();
-            if sig == Deposited::SIGNATURE_TOPIC {
-                if let Ok(e) = Deposited::decode(&mut &data[..]) {
-                    s.watched.insert(*e.account.as_ref());
-                }
-            } else if sig == Filled::SIGNATURE_TOPIC {
-                if let Ok(e) = Filled::decode(&mut &data[..]) {
-                    s.watched.insert(*e.taker.as_ref());
-                    s.watched.insert(*e.maker.as_ref());
-                }
-            }
-        }
-    }
+    note_accounts(chain, k.engine, from..=best, &mut s.watched).await?;
     s.scanned_to = Some(best);
     let Some(liquidator) = s.liquidator.clone() else {
         return Ok(());
@@ -529,13 +522,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
     for a in &args.watch {
         watched.insert(parse_account(a)?);
     }
-    let mut k = Keeper {
-        abi,
-        engine,
-        started,
-        weights: Weights::default(),
-        counts: BTreeMap::new(),
-    };
+    let mut k = Keeper::new(abi, engine, started);
     let mut s = RunState {
         prices,
         next: 0,
@@ -608,13 +595,7 @@ async fn admin(target: Target, suri: String, call: AdminCall) -> Result<(), Stri
     let chain = Chain::connect(&target.url)
         .await
         .map_err(|e| e.to_string())?;
-    let mut k = Keeper {
-        abi,
-        engine,
-        started,
-        weights: Weights::default(),
-        counts: BTreeMap::new(),
-    };
+    let mut k = Keeper::new(abi, engine, started);
     let account = |s: &str| parse_account(s).map(ink::primitives::AccountId::from);
     let answer = match call {
         AdminCall::ListMarket {
@@ -665,13 +646,14 @@ async fn admin(target: Target, suri: String, call: AdminCall) -> Result<(), Stri
     }
 }
 
-/// Every account the engine's deposit, fill and liquidation events name, from block 0.
-async fn accounts_in_events(
+/// Adds every account the engine's deposit, fill and liquidation events name in `blocks`.
+async fn note_accounts(
     chain: &Chain,
     engine: [u8; 32],
-) -> Result<BTreeSet<[u8; 32]>, subxt::Error> {
-    let mut out = BTreeSet::new();
-    for n in 0..=chain.best_number().await? {
+    blocks: std::ops::RangeInclusive<u64>,
+    out: &mut BTreeSet<[u8; 32]>,
+) -> Result<(), subxt::Error> {
+    for n in blocks {
         for (contract, data, topics) in chain.emitted_in(n).await? {
             if contract != engine {
                 continue;
@@ -694,7 +676,7 @@ async fn accounts_in_events(
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 async fn reconcile(
@@ -711,15 +693,13 @@ async fn reconcile(
     let chain = Chain::connect(&target.url)
         .await
         .map_err(|e| e.to_string())?;
-    let k = Keeper {
-        abi: Abi::load(&target.engine_metadata)?,
-        engine,
-        started,
-        weights: Weights::default(),
-        counts: BTreeMap::new(),
-    };
+    let k = Keeper::new(Abi::load(&target.engine_metadata)?, engine, started);
     let e = |err: subxt::Error| err.to_string();
-    let mut accounts = accounts_in_events(&chain, engine).await.map_err(e)?;
+    let mut accounts = BTreeSet::new();
+    let best = chain.best_number().await.map_err(e)?;
+    note_accounts(&chain, engine, 0..=best, &mut accounts)
+        .await
+        .map_err(e)?;
     for w in &watch {
         accounts.insert(parse_account(w)?);
     }
