@@ -1,7 +1,9 @@
 //! The Ballast margin engine: a thin ink! shell over the risk core. Each message loads what it
 //! needs from storage, calls `ballast-risk` / `ballast-oracle`, stores the result and emits the
-//! events. Roles: owner (two-step transfer), guardian (may only halt), venues (report fills and
-//! funding), feeders (report prices), anyone (deposit, withdraw, liquidate, refresh).
+//! events. Roles: owner (two-step transfer), guardian (may only halt; a halt the owner does not
+//! confirm lapses), venues (report fills and funding), feeders (report prices), anyone
+//! (deposit, withdraw, liquidate, refresh, resolve bankruptcies, settle a dead market, close
+//! settled positions).
 #![cfg_attr(not(feature = "std"), no_std, no_main)]
 
 #[ink::contract]
@@ -10,17 +12,26 @@ mod engine {
     use ballast_interface::{AccountView, EngineError, HealthReport, MarketRisk, VenueApi};
     use ballast_math::Fixed;
     use ballast_oracle::{FeedState, OracleConfig, Report, MAX_FEEDERS};
-    use ballast_risk::feed::observe;
-    use ballast_risk::health::{account_health, liquidation_price, HealthKind};
+    use ballast_risk::feed::{last_price, observe};
+    use ballast_risk::health::{
+        account_health, initial_health_at_target, liquidation_price, HealthKind,
+    };
     use ballast_risk::liquidity::Use;
     use ballast_risk::{
-        liquidation, ops, stress_fee, Account, MarginParams, MarketConfig, MarketCtx, MarketId,
-        MarketState, OptionsBook, OptionsReport, Position, StressFee,
+        bankruptcy, liquidation, ops, settlement, stress_fee, Account, BankruptcyOutcome,
+        MarginParams, MarketConfig, MarketCtx, MarketId, MarketState, OptionsBook, OptionsReport,
+        Position, SettleReason, StressFee,
     };
-    use ink::codegen::TraitCallBuilder;
     use ink::prelude::vec::Vec;
-    use ink::storage::Mapping;
-    use psp22::PSP22;
+    use ink::storage::{Lazy, Mapping};
+
+    /// A global halt the owner has not confirmed lapses after this long (24 h): a guardian can
+    /// stop everything for a day, not for ever.
+    const GLOBAL_HALT_EXPIRY_MS: u64 = 24 * 3_600_000;
+    /// `halted_until_ms` of a global halt the owner confirmed.
+    const HALT_CONFIRMED: u64 = u64::MAX;
+    /// `BankruptcyResolved::market` of `resolve_bankruptcy`, which shares over every market.
+    const ALL_MARKETS: MarketId = MarketId::MAX;
 
     /// What is stored per account besides positions: collateral, the liquidation flag and the
     /// markets it holds (at most `MAX_POSITIONS`, so every health check is bounded).
@@ -66,7 +77,11 @@ mod engine {
         pending_owner: Option<AccountId>,
         guardian: AccountId,
         token: AccountId,
-        halted: bool,
+        /// Everything but queries (and flat accounts' withdrawals) is halted until this time,
+        /// ms: 0 when not halted, `HALT_CONFIRMED` once the owner confirmed the halt.
+        halted_until_ms: u64,
+        /// Every listed market, in listing order (read by `resolve_bankruptcy` only).
+        market_ids: Lazy<Vec<MarketId>>,
         venues: Mapping<AccountId, ()>,
         feeders: Mapping<(MarketId, AccountId), u8>,
         listings: Mapping<MarketId, MarketListing>,
@@ -90,7 +105,8 @@ mod engine {
                 pending_owner: None,
                 guardian: caller,
                 token,
-                halted: false,
+                halted_until_ms: 0,
+                market_ids: Lazy::new(),
                 venues: Mapping::default(),
                 feeders: Mapping::default(),
                 listings: Mapping::default(),
@@ -128,8 +144,12 @@ mod engine {
             Ok(())
         }
 
+        fn halted(&self) -> bool {
+            self.env().block_timestamp() < self.halted_until_ms
+        }
+
         fn not_halted(&self) -> Result<()> {
-            if self.halted {
+            if self.halted() {
                 return Err(EngineError::Halted);
             }
             Ok(())
@@ -233,6 +253,9 @@ mod engine {
                 .insert(market, &MarketListing { config, oracle });
             self.market_states.insert(market, &MarketState::new(now));
             self.feeds.insert(market, &FeedState::default());
+            let mut ids = self.market_ids.get_or_default();
+            ids.push(market);
+            self.market_ids.set(&ids);
             self.env().emit_event(MarketListed { market });
             Ok(())
         }
@@ -278,6 +301,128 @@ mod engine {
             self.change_breaker(market, ballast_risk::Breaker::resume)
         }
 
+        /// Owner confirmation of a guardian halt, so that it does not lapse: of one market's
+        /// (which lapses after the market's `pause_expiry_ms`) or, with `None`, of `halt_all`
+        /// (which lapses after `GLOBAL_HALT_EXPIRY_MS`).
+        #[ink(message)]
+        pub fn confirm_halt(&mut self, market: Option<MarketId>) -> Result<()> {
+            self.only_owner()?;
+            match market {
+                Some(id) => {
+                    let mut state = self
+                        .market_states
+                        .get(id)
+                        .ok_or(EngineError::UnknownMarket)?;
+                    if !state.breaker.confirm_pause() {
+                        return Err(EngineError::NotHalted);
+                    }
+                    self.market_states.insert(id, &state);
+                }
+                None => {
+                    if !self.halted() || self.halted_until_ms == HALT_CONFIRMED {
+                        return Err(EngineError::NotHalted);
+                    }
+                    self.halted_until_ms = HALT_CONFIRMED;
+                }
+            }
+            self.env().emit_event(HaltConfirmed { market });
+            Ok(())
+        }
+
+        /// Puts a market into settlement: every position then closes at the oracle's last
+        /// time-weighted average through `close_settled`. The owner may settle (delist) any
+        /// market; anyone else only a market whose oracle has had no valid price for its
+        /// `settle_after_ms`.
+        #[ink(message)]
+        pub fn settle_market(&mut self, market: MarketId) -> Result<()> {
+            let reason = if self.env().caller() == self.owner {
+                SettleReason::Delisted
+            } else {
+                SettleReason::OracleDead
+            };
+            let mut loaded = self.load_markets(&[market])?;
+            let feed = self.feeds.get(market).ok_or(EngineError::UnknownMarket)?;
+            let ctx = loaded
+                .markets
+                .first_mut()
+                .ok_or(EngineError::UnknownMarket)?;
+            let (done, transition) = settlement::settle_market(ctx, last_price(&feed), reason)?;
+            if let Some(t) = transition {
+                self.emit_breaker(market, t);
+            }
+            // The transition was emitted above: `store_markets` must not emit it again.
+            if let Some(stored) = loaded.stored_breakers.first_mut() {
+                *stored = ballast_risk::BreakerState::Settled;
+            }
+            self.store_markets(&loaded, &[market]);
+            self.env().emit_event(MarketSettled {
+                market,
+                price: done.price,
+                reason,
+            });
+            Ok(())
+        }
+
+        /// Closes `account`'s position in a settled market at the settlement price (anyone).
+        /// Positions that gain wait for the settlement's grace period; losing ones close at once.
+        #[ink(message)]
+        pub fn close_settled(&mut self, account: AccountId, market: MarketId) -> Result<()> {
+            let before = self.load_account(account);
+            let mut after = before.clone();
+            let mut loaded = self.load_markets(&self.markets_of(&[&after], Some(market)))?;
+            let mut fund = self.insurance_fund;
+            let closed =
+                settlement::close_settled(&mut after, &mut loaded.markets, market, &mut fund)?;
+            self.store_account(account, &before, &after);
+            self.store_markets(&loaded, &[market]);
+            self.insurance_fund = fund;
+            self.env().emit_event(SettledClosed {
+                market,
+                account,
+                size: closed.size,
+                pnl: closed.pnl,
+            });
+            self.emit_bankruptcy(market, account, closed.bankruptcy);
+            Ok(())
+        }
+
+        /// Resolves an account that holds nothing but negative collateral (anyone): the
+        /// insurance fund first, the rest shared over every listed market pro rata to its
+        /// open-interest notional. The engine's own operations never leave such an account;
+        /// this is the backstop that guarantees no deficit outlives one call.
+        #[ink(message)]
+        pub fn resolve_bankruptcy(&mut self, account: AccountId) -> Result<()> {
+            let before = self.load_account(account);
+            let mut after = before.clone();
+            let ids = self.market_ids.get_or_default();
+            let mut loaded = self.load_markets(&ids)?;
+            let mut fund = self.insurance_fund;
+            let outcome =
+                bankruptcy::resolve_bankruptcy(&mut after, &mut loaded.markets, &mut fund)?;
+            self.store_account(account, &before, &after);
+            self.store_markets(&loaded, &ids);
+            self.insurance_fund = fund;
+            self.emit_bankruptcy(ALL_MARKETS, account, Some(outcome));
+            Ok(())
+        }
+
+        fn emit_bankruptcy(
+            &self,
+            market: MarketId,
+            account: AccountId,
+            outcome: Option<BankruptcyOutcome>,
+        ) {
+            if let Some(b) = outcome {
+                self.env().emit_event(BankruptcyResolved {
+                    market,
+                    account,
+                    deficit: b.deficit,
+                    from_insurance: b.from_insurance,
+                    socialized: b.socialized,
+                });
+            }
+        }
+
         /// Applies a pause or resume to a market's breaker, emitting the transition.
         fn change_breaker(
             &mut self,
@@ -295,11 +440,18 @@ mod engine {
             Ok(())
         }
 
-        /// Guardian (or owner) halt of everything but queries.
+        /// Guardian (or owner) halt of everything but queries and the withdrawals of accounts
+        /// that hold nothing but collateral. Lapses after `GLOBAL_HALT_EXPIRY_MS` unless the
+        /// owner confirms it.
         #[ink(message)]
         pub fn halt_all(&mut self) -> Result<()> {
             self.only_guardian_or_owner()?;
-            self.halted = true;
+            if self.halted_until_ms != HALT_CONFIRMED {
+                self.halted_until_ms = self
+                    .env()
+                    .block_timestamp()
+                    .saturating_add(GLOBAL_HALT_EXPIRY_MS);
+            }
             self.env().emit_event(GlobalHaltChanged { halted: true });
             Ok(())
         }
@@ -308,7 +460,7 @@ mod engine {
         #[ink(message)]
         pub fn resume_all(&mut self) -> Result<()> {
             self.only_owner()?;
-            self.halted = false;
+            self.halted_until_ms = 0;
             self.env().emit_event(GlobalHaltChanged { halted: false });
             Ok(())
         }
@@ -427,7 +579,7 @@ mod engine {
         /// Writes back the market the operation changed (`touched`) and any market whose breaker
         /// changed state while observed (emitting the event). Ramps advanced by observation alone
         /// need no write: the next load recomputes them from the same feed and time.
-        fn store_markets(&mut self, loaded: &Loaded, touched: Option<MarketId>) {
+        fn store_markets(&mut self, loaded: &Loaded, touched: &[MarketId]) {
             for (m, stored) in loaded.markets.iter().zip(&loaded.stored_breakers) {
                 let breaker_changed = *stored != m.state.breaker.state;
                 if breaker_changed {
@@ -438,7 +590,7 @@ mod engine {
                         move_fraction: Fixed::ZERO,
                     });
                 }
-                if breaker_changed || touched == Some(m.id) {
+                if breaker_changed || touched.contains(&m.id) {
                     self.market_states.insert(m.id, &m.state);
                 }
             }
@@ -522,22 +674,35 @@ mod engine {
             ids
         }
 
-        fn token_ref(&self) -> ink::contract_ref!(PSP22) {
-            self.token.into()
-        }
-
-        /// Pulls `amount` of the collateral token from `from` (who approved the engine).
-        fn pull_tokens(&self, from: AccountId, amount: u128) -> Result<()> {
-            let me = self.env().account_id();
-            let mut token = self.token_ref();
-            match token
-                .call_mut()
-                .transfer_from(from, me, amount, Vec::new())
+        /// Calls the collateral token's PSP22 message `selector` and succeeds only on
+        /// `Ok(())`. The engine needs no more than that, so it decodes the answer as
+        /// `Result<(), ()>`: any error, whatever its payload, is a failure, and the decoder of
+        /// `PSP22Error` (with its `Custom(String)`) stays out of the engine's code.
+        fn call_token<Args: ink::scale::Encode>(
+            &self,
+            input: ink::env::call::ExecutionInput<Args>,
+        ) -> Result<()> {
+            match ink::env::call::build_call::<ink::env::DefaultEnvironment>()
+                .call(self.token)
+                .exec_input(input)
+                .returns::<core::result::Result<(), ()>>()
                 .try_invoke()
             {
                 Ok(Ok(Ok(()))) => Ok(()),
                 _ => Err(EngineError::TokenTransferFailed),
             }
+        }
+
+        /// Pulls `amount` of the collateral token from `from` (who approved the engine).
+        fn pull_tokens(&self, from: AccountId, amount: u128) -> Result<()> {
+            use ink::env::call::{ExecutionInput, Selector};
+            self.call_token(
+                ExecutionInput::new(Selector::new(ink::selector_bytes!("PSP22::transfer_from")))
+                    .push_arg(from)
+                    .push_arg(self.env().account_id())
+                    .push_arg(amount)
+                    .push_arg(Vec::<u8>::new()),
+            )
         }
 
         /// Deposits `amount` of the collateral token (the caller must have approved the engine).
@@ -549,6 +714,11 @@ mod engine {
             let before = self.load_account(caller);
             let mut account = before.clone();
             ops::deposit(&mut account, signed)?;
+            if account.being_liquidated {
+                // The deposit may have restored the account: let its liquidation state end.
+                let loaded = self.load_markets(&self.markets_of(&[&account], None))?;
+                ops::note_observed(&mut account, &loaded.markets)?;
+            }
             let net = self
                 .net_deposits
                 .checked_add(signed)
@@ -587,13 +757,17 @@ mod engine {
             Ok(())
         }
 
-        /// Withdraws `amount` while initial health stays non-negative.
+        /// Withdraws `amount` while initial health at the target requirement stays
+        /// non-negative. An account that holds nothing but collateral may always withdraw, even
+        /// during a global halt: it owes nothing and risks nothing.
         #[ink(message)]
         pub fn withdraw(&mut self, amount: u128) -> Result<()> {
-            self.not_halted()?;
             let caller = self.env().caller();
             let signed = positive_amount(amount)?;
             let before = self.load_account(caller);
+            if !before.is_flat() {
+                self.not_halted()?;
+            }
             let mut account = before.clone();
             let loaded = self.load_markets(&self.markets_of(&[&account], None))?;
             ops::withdraw(&mut account, &loaded.markets, signed)?;
@@ -603,16 +777,16 @@ mod engine {
                 .ok_or(EngineError::InvalidAmount)?;
             // Effects before the external call; a failed transfer reverts them all.
             self.store_account(caller, &before, &account);
-            self.store_markets(&loaded, None);
+            self.store_markets(&loaded, &[]);
             self.net_deposits = net;
-            let mut token = self.token_ref();
-            match token
-                .call_mut()
-                .transfer(caller, amount, Vec::new())
-                .try_invoke()
             {
-                Ok(Ok(Ok(()))) => {}
-                _ => return Err(EngineError::TokenTransferFailed),
+                use ink::env::call::{ExecutionInput, Selector};
+                self.call_token(
+                    ExecutionInput::new(Selector::new(ink::selector_bytes!("PSP22::transfer")))
+                        .push_arg(caller)
+                        .push_arg(amount)
+                        .push_arg(Vec::<u8>::new()),
+                )?;
             }
             self.env().emit_event(Withdrawn {
                 account: caller,
@@ -641,7 +815,13 @@ mod engine {
                 liquidation::liquidate(&mut loaded.markets, &mut a, &mut l, market, &mut fund)?;
             self.store_account(account, &a0, &a);
             self.store_account(liquidator, &l0, &l);
-            self.store_markets(&loaded, Some(market));
+            // Covering a bankrupt account's deficit moves the social-loss index of every market
+            // it holds.
+            let touched: Vec<MarketId> = match outcome.bankruptcy {
+                Some(_) => a0.positions.iter().map(|(m, _)| *m).collect(),
+                None => ink::prelude::vec![market],
+            };
+            self.store_markets(&loaded, &touched);
             self.insurance_fund = fund;
             self.env().emit_event(Liquidated {
                 market,
@@ -651,17 +831,10 @@ mod engine {
                 notional: outcome.notional,
                 penalty: outcome.penalty,
                 to_insurance: outcome.to_insurance,
+                to_liquidator: outcome.to_liquidator,
                 bankrupt: outcome.bankrupt,
             });
-            if let Some(b) = outcome.bankruptcy {
-                self.env().emit_event(BankruptcyResolved {
-                    market,
-                    account,
-                    deficit: b.deficit,
-                    from_insurance: b.from_insurance,
-                    socialized: b.socialized,
-                });
-            }
+            self.emit_bankruptcy(market, account, outcome.bankruptcy);
             Ok(())
         }
 
@@ -697,7 +870,7 @@ mod engine {
                 self.pending_owner,
                 self.guardian,
                 self.token,
-                self.halted,
+                self.halted(),
             )
         }
 
@@ -738,10 +911,11 @@ mod engine {
             let (t0, m0) = (self.load_account(taker), self.load_account(maker));
             let (mut t, mut m) = (t0.clone(), m0.clone());
             let mut loaded = self.load_markets(&self.markets_of(&[&t, &m], Some(market)))?;
-            let outcome = ops::apply_fill(&mut loaded.markets, &mut t, &mut m, &fill)?;
+            let mut fund = self.insurance_fund;
+            let outcome = ops::apply_fill(&mut loaded.markets, &mut t, &mut m, &fill, &mut fund)?;
             self.store_account(taker, &t0, &t);
             self.store_account(maker, &m0, &m);
-            self.store_markets(&loaded, Some(market));
+            self.store_markets(&loaded, &[market]);
             if outcome.fees > 0 {
                 let before = self.load_account(fee_recipient);
                 let mut recipient = before.clone();
@@ -760,6 +934,9 @@ mod engine {
                 quote_amount: outcome.quote_amount,
                 fees: outcome.fees,
             });
+            self.insurance_fund = fund;
+            self.emit_bankruptcy(market, taker, outcome.taker_bankruptcy);
+            self.emit_bankruptcy(market, maker, outcome.maker_bankruptcy);
             Ok(())
         }
 
@@ -775,7 +952,7 @@ mod engine {
                 .ok_or(EngineError::UnknownMarket)?;
             ops::update_funding(ctx, delta)?;
             let index = ctx.state.funding_index;
-            self.store_markets(&loaded, Some(market));
+            self.store_markets(&loaded, &[market]);
             self.env().emit_event(FundingUpdated {
                 market,
                 delta,
@@ -801,7 +978,7 @@ mod engine {
             let a = self.load_account(who);
             let markets = self.load_markets(&self.markets_of(&[&a], None))?.markets;
             Ok(HealthReport {
-                initial: account_health(&a, &markets, HealthKind::Initial, None)?,
+                initial: initial_health_at_target(&a, &markets)?,
                 maintenance: account_health(&a, &markets, HealthKind::Maintenance, None)?,
                 liquidation_end: account_health(&a, &markets, HealthKind::LiquidationEnd, None)?,
             })
@@ -911,10 +1088,14 @@ mod engine {
             let reported_pnl = report.pnl;
             let before = self.load_account(account);
             let mut after = before.clone();
-            let loaded = self.load_markets(&self.markets_of(&[&after], Some(market)))?;
-            let outcome = ops::apply_options_report(&mut after, &loaded.markets, report)?;
+            let mut loaded = self.load_markets(&self.markets_of(&[&after], Some(market)))?;
+            let mut fund = self.insurance_fund;
+            let outcome =
+                ops::apply_options_report(&mut after, &mut loaded.markets, report, &mut fund)?;
             self.store_account(account, &before, &after);
-            self.store_markets(&loaded, None);
+            self.store_markets(&loaded, &[market]);
+            self.insurance_fund = fund;
+            self.emit_bankruptcy(market, account, outcome.bankruptcy);
             self.env().emit_event(OptionsReported {
                 market,
                 account,

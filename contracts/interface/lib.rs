@@ -9,7 +9,9 @@ use alloc::vec::Vec;
 
 use ballast_math::Fixed;
 use ballast_oracle::OracleError;
-use ballast_risk::{BreakerState, Health, MarketId, OptionsReport, Position, RiskError, StressFee};
+use ballast_risk::{
+    BreakerState, Health, MarketId, OptionsReport, Position, RiskError, SettleReason, StressFee,
+};
 use ink::primitives::AccountId;
 use parity_scale_codec::{Decode, Encode};
 use scale_info::TypeInfo;
@@ -41,6 +43,8 @@ pub enum EngineError {
     Risk(RiskError),
     /// The oracle adapter refused the report or configuration.
     Oracle(OracleError),
+    /// Nothing is halted, so there is no halt to confirm.
+    NotHalted,
 }
 
 impl From<RiskError> for EngineError {
@@ -66,7 +70,8 @@ impl From<ballast_math::MathError> for EngineError {
 pub struct AccountView {
     /// Collateral, quote base units.
     pub collateral: i128,
-    /// A liquidation started and has not reached the liquidation-end target yet.
+    /// A liquidation started and the account has not been seen at or above maintenance since
+    /// (informational: only maintenance decides whether it is liquidatable).
     pub being_liquidated: bool,
     /// Open positions.
     pub positions: Vec<(MarketId, Position)>,
@@ -75,7 +80,9 @@ pub struct AccountView {
 /// Health of an account against its three requirements, at the current prices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub struct HealthReport {
-    /// Against the initial requirement (opening risk, withdrawals).
+    /// Against the initial requirement at its *target* for every position and the options
+    /// book (what a withdrawal faces, so `initial.surplus()` is what may be withdrawn now, and
+    /// the least an opening faces).
     pub initial: Health,
     /// Against maintenance (below it: liquidatable).
     pub maintenance: Health,
@@ -411,6 +418,9 @@ pub mod events {
         pub penalty: i128,
         /// Part of it to the insurance fund.
         pub to_insurance: i128,
+        /// Paid to the liquidator: its share of the penalty, or for a bankrupt account the
+        /// keeper reward from the insurance fund.
+        pub to_liquidator: i128,
         /// The account had no positive equity.
         pub bankrupt: bool,
     }
@@ -460,10 +470,13 @@ pub mod events {
         pub reported_pnl: i128,
     }
 
-    /// A bankrupt account's deficit was covered.
+    /// A bankrupt account's deficit was covered: the insurance fund first, the rest shared as
+    /// a social loss over the other positions of the markets the account held, pro rata to its
+    /// notional there.
     #[ink::event]
     pub struct BankruptcyResolved {
-        /// Market whose open interest carries the socialized part.
+        /// Market of the operation that covered it (a liquidation, a fill or a settled close;
+        /// `u32::MAX` for `resolve_bankruptcy`, which shares over every listed market).
         #[ink(topic)]
         pub market: MarketId,
         /// Account.
@@ -473,7 +486,41 @@ pub mod events {
         pub deficit: i128,
         /// From the insurance fund.
         pub from_insurance: i128,
-        /// Socialized over open interest.
+        /// Shared as a social loss.
         pub socialized: i128,
+    }
+
+    /// A market entered settlement: every position closes at `price`.
+    #[ink::event]
+    pub struct MarketSettled {
+        /// Market.
+        #[ink(topic)]
+        pub market: MarketId,
+        /// Settlement price (the oracle's time-weighted average as of its last aggregate).
+        pub price: Fixed,
+        /// Dead oracle (anyone) or delisting (owner).
+        pub reason: SettleReason,
+    }
+
+    /// A position of a settled market was closed at the settlement price.
+    #[ink::event]
+    pub struct SettledClosed {
+        /// Market.
+        #[ink(topic)]
+        pub market: MarketId,
+        /// Account.
+        #[ink(topic)]
+        pub account: AccountId,
+        /// Size closed (signed as the position was).
+        pub size: i128,
+        /// Realized P&L at the settlement price, quote base units.
+        pub pnl: i128,
+    }
+
+    /// The owner confirmed a guardian halt, so that it does not lapse.
+    #[ink::event]
+    pub struct HaltConfirmed {
+        /// The market, or `None` for the global halt.
+        pub market: Option<MarketId>,
     }
 }

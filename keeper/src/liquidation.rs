@@ -1,6 +1,7 @@
 //! The liquidator's rule, read from the engine's views: an account is liquidated while it is
-//! below maintenance, or while a started liquidation has not restored its liquidation-end
-//! health (the engine's own rule), market by market, largest position first.
+//! below maintenance (the engine's own rule: nothing else makes an account liquidatable; each
+//! call closes what restores its liquidation-end health, up to half of the position the
+//! liquidation began from), market by market, largest position first.
 
 use ballast_interface::{AccountView, HealthReport};
 use ballast_risk::MarketId;
@@ -8,9 +9,7 @@ use ballast_risk::MarketId;
 /// Whether the engine would accept a liquidation of this account now (price validity and the
 /// throttle aside, which the keeper learns from a dry run).
 pub fn liquidatable(health: &HealthReport, view: &AccountView) -> bool {
-    let below = |h: &ballast_risk::Health| h.equity < h.requirement;
-    !view.positions.is_empty()
-        && (below(&health.maintenance) || (view.being_liquidated && below(&health.liquidation_end)))
+    !view.positions.is_empty() && health.maintenance.equity < health.maintenance.requirement
 }
 
 /// The markets to liquidate, largest absolute size first.
@@ -61,17 +60,18 @@ mod tests {
     }
 
     #[test]
-    fn below_maintenance_or_an_unfinished_liquidation_is_liquidatable() {
+    fn only_an_account_below_maintenance_is_liquidatable() {
         let v = view(&[(1, 5)], false);
         assert!(liquidatable(&health((90, 100), (90, 120)), &v));
         assert!(!liquidatable(&health((110, 100), (110, 120)), &v));
-        // Above maintenance but a liquidation started and liquidation-end health is negative.
-        assert!(liquidatable(
+        // Above maintenance with a liquidation flag from an earlier chunk: not liquidatable,
+        // whatever its liquidation-end health says.
+        assert!(!liquidatable(
             &health((110, 100), (110, 120)),
             &view(&[(1, 5)], true)
         ));
-        assert!(!liquidatable(
-            &health((130, 100), (130, 120)),
+        assert!(liquidatable(
+            &health((90, 100), (90, 120)),
             &view(&[(1, 5)], true)
         ));
         // No positions: nothing to take over (a deficit is resolved by the engine itself).

@@ -5,7 +5,8 @@
 //!   Normal ------------------------> ReduceOnly --------------------------> Normal
 //!     |  price not valid for opening      (any) ---> OracleHalt ---> Normal / ReduceOnly
 //!     |                                              (price valid again; ReduceOnly if still moving)
-//!   (any) -- guardian halt --> Paused -- owner resume only --> Normal
+//!   (any) -- guardian halt --> Paused -- owner resume, or `pause_expiry_ms` unconfirmed --> Normal
+//!   (any) -- oracle dead `settle_after_ms`, or delisted --> Settled (final)
 //! ```
 //!
 //! The velocity measure compares the price with two anchors: the price at the start of the
@@ -29,8 +30,11 @@ pub enum BreakerState {
     /// The price is not valid for opening: reduce-only fills and liquidations with a price that
     /// is still valid for liquidation.
     OracleHalt,
-    /// Guardian halt: nothing but queries; only the owner resumes.
+    /// Guardian halt: nothing but queries. The owner resumes it; a pause the owner has not
+    /// confirmed lapses after the market's `pause_expiry_ms`.
     Paused,
+    /// Final: positions close at the settlement price and nothing else happens in the market.
+    Settled,
 }
 
 /// Breaker state plus the anchors of the velocity measure.
@@ -46,6 +50,8 @@ pub struct Breaker {
     pub anchor_ms: u64,
     /// Price at the start of the previous window.
     pub previous_anchor_price: Fixed,
+    /// The owner confirmed the current pause: it no longer lapses.
+    pub pause_confirmed: bool,
 }
 
 /// A state change, for the event the contract emits.
@@ -69,6 +75,7 @@ impl Default for Breaker {
             anchor_price: Fixed::ZERO,
             anchor_ms: 0,
             previous_anchor_price: Fixed::ZERO,
+            pause_confirmed: false,
         }
     }
 }
@@ -118,11 +125,36 @@ impl Breaker {
         opening_price: Option<Fixed>,
         now_ms: u64,
     ) -> RiskResult<Option<BreakerTransition>> {
-        if self.state == BreakerState::Paused {
-            return Ok(None);
-        }
+        let lapsed = match self.state {
+            BreakerState::Settled => return Ok(None),
+            BreakerState::Paused
+                if !self.pause_confirmed
+                    && now_ms.saturating_sub(self.since_ms) >= params.pause_expiry_ms =>
+            {
+                // An unconfirmed guardian pause lapses: the market resumes as an owner resume
+                // would, then meets its price like any other.
+                self.resume(now_ms);
+                true
+            }
+            BreakerState::Paused => return Ok(None),
+            _ => false,
+        };
+        let from_pause = |t: Option<BreakerTransition>, state: BreakerState| match t {
+            Some(t) if lapsed => Some(BreakerTransition {
+                from: BreakerState::Paused,
+                ..t
+            }),
+            None if lapsed => Some(BreakerTransition {
+                from: BreakerState::Paused,
+                to: state,
+                at_ms: now_ms,
+                move_fraction: Fixed::ZERO,
+            }),
+            t => t,
+        };
         let Some(price) = opening_price else {
-            return Ok(self.enter(BreakerState::OracleHalt, now_ms, Fixed::ZERO));
+            let t = self.enter(BreakerState::OracleHalt, now_ms, Fixed::ZERO);
+            return Ok(from_pause(t, self.state));
         };
         if !self.anchor_price.is_positive() {
             self.anchor_price = price;
@@ -153,12 +185,29 @@ impl Breaker {
             BreakerState::OracleHalt => BreakerState::Normal,
             state => state,
         };
-        Ok(self.enter(next, now_ms, moved))
+        let t = self.enter(next, now_ms, moved);
+        Ok(from_pause(t, self.state))
     }
 
-    /// Guardian (or owner) halt.
+    /// Guardian (or owner) halt. A settled market stays settled.
     pub fn pause(&mut self, now_ms: u64) -> Option<BreakerTransition> {
-        self.enter(BreakerState::Paused, now_ms, Fixed::ZERO)
+        if self.state == BreakerState::Settled {
+            return None;
+        }
+        let t = self.enter(BreakerState::Paused, now_ms, Fixed::ZERO);
+        if t.is_some() {
+            self.pause_confirmed = false;
+        }
+        t
+    }
+
+    /// Owner confirmation of a pause, so that it does not lapse. True when it changed anything.
+    pub fn confirm_pause(&mut self) -> bool {
+        let changed = self.state == BreakerState::Paused && !self.pause_confirmed;
+        if changed {
+            self.pause_confirmed = true;
+        }
+        changed
     }
 
     /// Owner resume from a pause. The velocity anchors restart at the next price.
@@ -167,7 +216,13 @@ impl Breaker {
             return None;
         }
         self.anchor_price = Fixed::ZERO;
+        self.pause_confirmed = false;
         self.enter(BreakerState::Normal, now_ms, Fixed::ZERO)
+    }
+
+    /// Enters settlement (final).
+    pub fn settle(&mut self, now_ms: u64) -> Option<BreakerTransition> {
+        self.enter(BreakerState::Settled, now_ms, Fixed::ZERO)
     }
 }
 
@@ -256,5 +311,47 @@ mod tests {
         assert_eq!(b.resume(5 * MIN), None);
         // The anchors restarted: the 50% drop that happened during the pause is not a velocity move.
         assert_eq!(b.update(&p, px(50), 6 * MIN).unwrap(), None);
+    }
+
+    #[test]
+    fn an_unconfirmed_pause_lapses_and_a_confirmed_one_holds() {
+        let p = params(); // pause expiry 24 h
+        let hour = 60 * MIN;
+        let mut b = Breaker::default();
+        b.update(&p, px(100), 0).unwrap();
+        b.pause(hour);
+        assert_eq!(b.update(&p, px(100), 24 * hour).unwrap(), None);
+        let t = b.update(&p, px(100), 25 * hour).unwrap().expect("lapses");
+        assert_eq!((t.from, t.to), (BreakerState::Paused, BreakerState::Normal));
+        // Lapsing into a dead oracle lands in OracleHalt, still reported as leaving the pause.
+        b.pause(26 * hour);
+        let t = b.update(&p, None, 50 * hour).unwrap().expect("lapses");
+        assert_eq!(
+            (t.from, t.to),
+            (BreakerState::Paused, BreakerState::OracleHalt)
+        );
+        b.pause(51 * hour);
+        assert!(b.confirm_pause());
+        assert!(!b.confirm_pause());
+        assert_eq!(b.update(&p, px(100), 500 * hour).unwrap(), None);
+        assert_eq!(b.state, BreakerState::Paused);
+        assert_eq!(
+            b.resume(501 * hour).map(|t| t.to),
+            Some(BreakerState::Normal)
+        );
+        assert!(!b.pause_confirmed);
+    }
+
+    #[test]
+    fn settlement_is_final() {
+        let p = params();
+        let mut b = Breaker::default();
+        b.update(&p, px(100), 0).unwrap();
+        assert_eq!(b.settle(MIN).map(|t| t.to), Some(BreakerState::Settled));
+        assert_eq!(b.pause(2 * MIN), None);
+        assert_eq!(b.resume(3 * MIN), None);
+        assert_eq!(b.update(&p, px(200), 4 * MIN).unwrap(), None);
+        assert_eq!(b.update(&p, None, 5 * MIN).unwrap(), None);
+        assert_eq!(b.state, BreakerState::Settled);
     }
 }

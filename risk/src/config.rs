@@ -84,12 +84,21 @@ pub struct BreakerParams {
     pub cooldown_ms: u64,
     /// The move over the window must be below this to resume.
     pub calm_move: Fixed,
+    /// A guardian pause lapses after this long unless the owner confirms it, ms.
+    pub pause_expiry_ms: u64,
+    /// A market whose last price aggregate is older than this (and no longer valid for
+    /// liquidation) may be put into settlement by anyone, ms.
+    pub settle_after_ms: u64,
+    /// After settlement, positions that gain at the settlement price wait this long before
+    /// they close, while losing positions close (and pay in) at once, ms.
+    pub settlement_grace_ms: u64,
 }
 
 /// Liquidation, penalty and throttle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub struct LiquidationParams {
-    /// Largest share of a position closed in one call.
+    /// Largest share of a position closed in one call, as a share of the position's size when
+    /// its liquidation began (so a liquidation takes at most `1 / chunk_fraction` calls).
     pub chunk_fraction: Fixed,
     /// Positions whose remaining notional (quote base units) is below this are closed whole.
     pub min_position_notional: i128,
@@ -101,6 +110,12 @@ pub struct LiquidationParams {
     pub throttle_notional: i128,
     /// Throttle window, ms.
     pub throttle_window_ms: u64,
+    /// Keeper reward for closing a bankrupt account (which pays no penalty), as a fraction of
+    /// the notional closed, paid from the insurance fund (what it holds, at most
+    /// `bankrupt_reward_max` per call).
+    pub bankrupt_reward_fraction: Fixed,
+    /// Largest keeper reward per liquidation call of a bankrupt account, quote base units.
+    pub bankrupt_reward_max: i128,
 }
 
 /// Liquidity-adjusted sizing from reported depth (see [`crate::liquidity`]). A market without
@@ -300,14 +315,24 @@ impl MarketConfig {
                 window_ms: MS_PER_HOUR,
                 cooldown_ms: MS_PER_HOUR / 2,
                 calm_move: ratio(4, 100),
+                pause_expiry_ms: MS_PER_HOUR.saturating_mul(24),
+                settle_after_ms: MS_PER_HOUR.saturating_mul(12),
+                settlement_grace_ms: MS_PER_HOUR,
             },
             liquidation: LiquidationParams {
-                chunk_fraction: ratio(25, 100),
+                // Half of the position the liquidation started from: restoring liquidation-end
+                // health from just below maintenance needs about half (one call), a bankrupt
+                // account two.
+                chunk_fraction: ratio(1, 2),
                 min_position_notional: notional(1_000),
                 penalty_fraction: ratio(1, 100),
                 liquidator_share: ratio(1, 2),
                 throttle_notional: notional(5_000_000),
                 throttle_window_ms: 600_000,
+                // Half of what a liquidator earns from a solvent account (half of the 1%
+                // penalty), capped so that a large bankruptcy cannot empty the fund into rewards.
+                bankrupt_reward_fraction: ratio(25, 10_000),
+                bankrupt_reward_max: notional(2_500),
             },
             max_fill_deviation: ratio(2, 100),
             max_funding_per_hour: ratio(1, 100),
@@ -372,6 +397,8 @@ impl MarketConfig {
             || !b.calm_move.is_positive()
             || b.calm_move >= b.trip_move
             || b.window_ms == 0
+            || b.pause_expiry_ms == 0
+            || b.settle_after_ms == 0
         {
             return bad(ConfigRule::Breaker);
         }
@@ -385,6 +412,9 @@ impl MarketConfig {
             || l.min_position_notional < 0
             || l.throttle_notional <= 0
             || l.throttle_window_ms == 0
+            || l.bankrupt_reward_fraction.is_negative()
+            || l.bankrupt_reward_fraction > l.penalty_fraction
+            || l.bankrupt_reward_max < 0
         {
             return bad(ConfigRule::Liquidation);
         }

@@ -57,6 +57,20 @@ pub enum RiskError {
     GammaBudget,
     /// The options book's vega would lose more than its budget of equity in the vol shock.
     VegaBudget,
+    /// The fill would leave the account's equity negative and lower than before: an account
+    /// that is (or would be) underwater may trade only at the oracle price or better, fee
+    /// included.
+    NegativeEquity,
+    /// A deficit is left that neither the insurance fund nor any other open position can
+    /// cover; the operation that would leave it is refused.
+    DeficitUnresolved,
+    /// The market is in settlement: only closes at the settlement price.
+    MarketSettled,
+    /// The market is not in settlement, or the conditions to settle it do not hold.
+    NotSettled,
+    /// A position that gains at the settlement price waits until the settlement's grace period
+    /// is over, so that losing positions pay in (and their deficits are shared) first.
+    SettlementGrace,
 }
 
 /// The configuration rule a rejected [`crate::MarketConfig`] breaks.

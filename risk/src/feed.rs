@@ -33,6 +33,20 @@ pub fn observe(
     now_ms: u64,
 ) -> RiskResult<Observation> {
     let validity = feed.validity(oracle_config, now_ms);
+    if let Some(settlement) = state.settlement {
+        // Settled: the price is fixed and nothing moves any more.
+        return Ok(Observation {
+            prices: Prices {
+                oracle: settlement.price,
+                dampened: settlement.price,
+                opening_valid: false,
+                liquidation_valid: false,
+            },
+            validity,
+            forecast_vol: None,
+            transition: None,
+        });
+    }
     let opening = feed.price(oracle_config, PriceUse::Opening, now_ms).ok();
     let liquidation = feed
         .price(oracle_config, PriceUse::Liquidation, now_ms)
@@ -44,12 +58,22 @@ pub fn observe(
             opening_valid: opening.is_some(),
             liquidation_valid: true,
         },
-        None => Prices {
-            oracle: Fixed::ZERO,
-            dampened: Fixed::ZERO,
-            opening_valid: false,
-            liquidation_valid: false,
-        },
+        // No price valid even for liquidation: the last aggregate stands in, flagged invalid,
+        // so that an account's other markets never see this one valued at zero (which would
+        // turn a position into a fake total loss or gain). Nothing in this market itself
+        // accepts the stale price, and no operation grows risk or covers a deficit while an
+        // account holds a market without a valid price.
+        None => {
+            let (oracle, dampened) = feed.price.as_ref().map_or((Fixed::ZERO, Fixed::ZERO), |p| {
+                (p.aggregate.price, p.dampening.price)
+            });
+            Prices {
+                oracle,
+                dampened,
+                opening_valid: false,
+                liquidation_valid: false,
+            }
+        }
     };
     let forecast_vol = liquidation.map(|view| view.annualized_vol);
     if let Some(view) = liquidation {
@@ -67,4 +91,18 @@ pub fn observe(
         forecast_vol,
         transition,
     })
+}
+
+/// The feed's last price, as settlement needs it (see [`crate::settlement`]).
+pub fn last_price(feed: &FeedState) -> crate::settlement::LastPrice {
+    match &feed.price {
+        Some(p) => crate::settlement::LastPrice {
+            twap: p.twap,
+            formed_at_ms: p.aggregate.formed_at_ms,
+        },
+        None => crate::settlement::LastPrice {
+            twap: Fixed::ZERO,
+            formed_at_ms: 0,
+        },
+    }
 }

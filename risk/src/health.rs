@@ -205,7 +205,36 @@ pub fn account_health(
     kind: HealthKind,
     opening: Option<MarketId>,
 ) -> RiskResult<Health> {
-    evaluate(account, markets, kind, opening, false)
+    let facing = match opening {
+        Some(market) => Facing::TargetIn(market),
+        None => Facing::Applied,
+    };
+    evaluate(account, markets, kind, facing)
+}
+
+/// Initial health with every position and the options book facing the full target initial
+/// requirement, as if each were being opened now: what a withdrawal must meet, since taking
+/// collateral out adds risk as an opening does.
+pub fn initial_health_at_target(account: &Account, markets: &[MarketCtx]) -> RiskResult<Health> {
+    evaluate(
+        account,
+        markets,
+        HealthKind::Initial,
+        Facing::TargetEverywhere,
+    )
+}
+
+/// Which positions face the full target initial requirement instead of the applied one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Facing {
+    /// None: existing risk at the applied (ramped) terms.
+    Applied,
+    /// The position in this market, being opened or grown.
+    TargetIn(MarketId),
+    /// The options book, being grown by a report.
+    TargetOptions,
+    /// Everything (withdrawals).
+    TargetEverywhere,
 }
 
 /// Health while an options report grows the account's book: the book faces the target
@@ -215,21 +244,25 @@ pub fn account_health_growing_options(
     markets: &[MarketCtx],
     kind: HealthKind,
 ) -> RiskResult<Health> {
-    evaluate(account, markets, kind, None, true)
+    evaluate(account, markets, kind, Facing::TargetOptions)
 }
 
 fn evaluate(
     account: &Account,
     markets: &[MarketCtx],
     kind: HealthKind,
-    opening: Option<MarketId>,
-    options_opening: bool,
+    facing: Facing,
 ) -> RiskResult<Health> {
+    let options_opening = matches!(facing, Facing::TargetOptions | Facing::TargetEverywhere);
     let mut equity = account.collateral;
     let mut requirement = 0i128;
     for (id, position) in &account.positions {
         let ctx = find(markets, *id)?;
-        let price = valuation_price(ctx, position.size, kind);
+        let settlement = ctx.state.settlement;
+        let price = match settlement {
+            Some(s) => s.price,
+            None => valuation_price(ctx, position.size, kind),
+        };
         let decimals = ctx.config.decimals;
         let value = decimals.quote_value(position.size, price, Rounding::Floor)?;
         let pending = position.pending_payment(ctx)?;
@@ -238,9 +271,18 @@ fn evaluate(
             .and_then(|e| e.checked_add(value))
             .and_then(|e| e.checked_sub(pending))
             .ok_or(MathError::Overflow)?;
+        if settlement.is_some() {
+            // A settled position's value is fixed: it carries no risk, only its close.
+            continue;
+        }
         let abs_size = position.size.checked_abs().ok_or(MathError::Overflow)?;
         let notional = decimals.quote_value(abs_size, price, Rounding::Ceil)?;
-        let r = position_requirements(ctx, notional, opening == Some(*id))?;
+        let opening = match facing {
+            Facing::TargetIn(market) => market == *id,
+            Facing::TargetEverywhere => true,
+            Facing::Applied | Facing::TargetOptions => false,
+        };
+        let r = position_requirements(ctx, notional, opening)?;
         requirement = requirement
             .checked_add(pick(&r, kind))
             .ok_or(MathError::Overflow)?;

@@ -44,6 +44,7 @@ impl Ledger {
             .ok_or(MathError::Overflow)?;
         let mut account = self.accounts.get(&id).cloned().unwrap_or_default();
         ops::deposit(&mut account, amount)?;
+        ops::note_observed(&mut account, &self.markets)?;
         self.accounts.insert(id, account);
         self.net_deposits = net;
         Ok(())
@@ -80,7 +81,8 @@ impl Ledger {
         // The markets change only if the fill is applied: work on a copy until the fee credit
         // is known to fit, so that a failed fill changes nothing.
         let mut markets = self.markets.clone();
-        let outcome = ops::apply_fill(&mut markets, &mut t, &mut m, fill)?;
+        let mut fund = self.insurance_fund;
+        let outcome = ops::apply_fill(&mut markets, &mut t, &mut m, fill, &mut fund)?;
         let mut recipient = if fee_recipient == taker {
             t.clone()
         } else if fee_recipient == maker {
@@ -96,6 +98,7 @@ impl Ledger {
             .checked_add(outcome.fees)
             .ok_or(MathError::Overflow)?;
         self.markets = markets;
+        self.insurance_fund = fund;
         self.accounts.insert(taker, t);
         self.accounts.insert(maker, m);
         self.accounts.insert(fee_recipient, recipient);
@@ -127,33 +130,43 @@ impl Ledger {
         Ok(outcome)
     }
 
-    /// Resolves the deficit of an account left with no position and negative collateral (a
-    /// close at a loss beyond its collateral): insurance fund first, then socialized over
-    /// `market`'s open interest, as a liquidation's bankruptcy resolution does.
-    pub fn resolve_deficit(
+    /// Resolves an account that holds nothing but negative collateral (see
+    /// [`crate::bankruptcy::resolve_bankruptcy`]); every market of the ledger may share it.
+    pub fn resolve_bankruptcy(
+        &mut self,
+        id: AccountId,
+    ) -> RiskResult<crate::ops::BankruptcyOutcome> {
+        let account = self.accounts.get_mut(&id).ok_or(RiskError::NotBankrupt)?;
+        crate::bankruptcy::resolve_bankruptcy(account, &mut self.markets, &mut self.insurance_fund)
+    }
+
+    /// Puts a market into settlement (see [`crate::settlement`]).
+    pub fn settle_market(
+        &mut self,
+        market: MarketId,
+        last: crate::settlement::LastPrice,
+        reason: crate::settlement::SettleReason,
+    ) -> RiskResult<crate::state::Settlement> {
+        let ctx = self.market_mut(market)?;
+        let mut work = ctx.clone();
+        let (settlement, _) = crate::settlement::settle_market(&mut work, last, reason)?;
+        *ctx = work;
+        Ok(settlement)
+    }
+
+    /// Closes an account's position in a settled market (see [`crate::settlement`]).
+    pub fn close_settled(
         &mut self,
         id: AccountId,
         market: MarketId,
-    ) -> RiskResult<crate::ops::BankruptcyOutcome> {
-        let index = crate::ops::index_of(&self.markets, market)?;
-        let ctx = self
-            .markets
-            .get_mut(index)
-            .ok_or(RiskError::UnknownMarket)?;
-        let account = self.accounts.get_mut(&id).ok_or(RiskError::NotBankrupt)?;
-        let mut a = account.clone();
-        let mut state = ctx.state.clone();
-        let mut fund = self.insurance_fund;
-        let outcome = crate::liquidation::resolve_deficit(
-            &mut a,
-            &mut state,
-            ctx.config.decimals,
-            &mut fund,
-        )?;
-        *account = a;
-        ctx.state = state;
-        self.insurance_fund = fund;
-        Ok(outcome)
+    ) -> RiskResult<crate::settlement::SettledClose> {
+        let account = self.accounts.get_mut(&id).ok_or(RiskError::NoPosition)?;
+        crate::settlement::close_settled(
+            account,
+            &mut self.markets,
+            market,
+            &mut self.insurance_fund,
+        )
     }
 
     /// The market context.

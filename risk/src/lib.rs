@@ -6,6 +6,7 @@
 //! `margin` (pure requirement formulas), `ramp`, `breaker` (state machine), `state` (positions,
 //! accounts, market state), `health` (read-only evaluation), `ops` and `liquidation` (state
 //! transitions that check everything before writing), `ledger` (an in-memory deployment),
+//! `bankruptcy` (covering deficits), `settlement` (the exit of a dead or delisted market),
 //! `liquidity` (depth-adjusted sizing), `greeks` (options books), `stress` (fee multiplier).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(
@@ -19,6 +20,7 @@
     )
 )]
 
+pub mod bankruptcy;
 pub mod breaker;
 pub mod config;
 mod error;
@@ -33,6 +35,7 @@ pub mod ops;
 pub mod ramp;
 #[cfg(feature = "std")]
 pub mod sequence;
+pub mod settlement;
 pub mod state;
 pub mod stress;
 
@@ -44,8 +47,10 @@ pub use health::{account_health, Health, HealthKind};
 pub use ledger::{AccountId, Ledger};
 pub use liquidity::DepthState;
 pub use ops::{
-    apply_fill, apply_options_report, deposit, max_position, report_depth, update_funding,
-    withdraw, BankruptcyOutcome, Fill, FillOutcome, LiquidationOutcome, OptionsOutcome,
+    apply_fill, apply_options_report, deposit, max_position, note_observed, report_depth,
+    update_funding, withdraw, BankruptcyOutcome, Fill, FillOutcome, LiquidationOutcome,
+    OptionsOutcome,
 };
-pub use state::{Account, MarketCtx, MarketId, MarketState, Position, Prices};
+pub use settlement::{close_settled, settle_market, LastPrice, SettleReason, SettledClose};
+pub use state::{Account, MarketCtx, MarketId, MarketState, Position, Prices, Settlement};
 pub use stress::{stress_fee, StressFee};

@@ -1,12 +1,15 @@
 //! Liquidation in chunks, with a throttle, a penalty that never lowers the health ratio, and
-//! bankruptcy resolution (insurance fund first, then socialized over open interest).
+//! bankrupt accounts resolved as they are closed.
 //!
 //! Rules of one call on account A in market M:
-//! 1. M is not paused and its price is valid for liquidation; A is below maintenance, or a
-//!    liquidation of A has started and its liquidation-end health is still negative.
+//! 1. M is not paused or settled and its price is valid for liquidation; A is below
+//!    maintenance. Nothing else makes an account liquidatable: an account at or above
+//!    maintenance never is, whatever happened to it before.
 //! 2. Size closed: the smallest amount that brings A's liquidation-end health to >= 0 (after the
-//!    penalty), at most `chunk_fraction` of the position; the rest of the position too if what
-//!    would remain is below `min_position_notional`.
+//!    penalty), at most `chunk_fraction` of the position's size when its liquidation began
+//!    (`Position::liquidation_base`), so one liquidation takes at most `1 / chunk_fraction`
+//!    calls while unthrottled; the rest of the position too if what would remain is below
+//!    `min_position_notional`.
 //! 3. Throttle: at most `throttle_notional` per window in M (where depth is reported:
 //!    `throttle_depth_multiple` times the depth, see [`throttle_notional`]), except for a
 //!    bankrupt account (equity <= 0), which may always be closed so that its loss stops growing.
@@ -14,19 +17,27 @@
 //!    itself meet initial health afterwards.
 //! 5. Penalty: `penalty_fraction` of the closed notional, capped at `released * equity /
 //!    requirement` (maintenance terms), so the health ratio equity/requirement never falls;
-//!    zero for a bankrupt account. Split `liquidator_share` to the liquidator, the rest to the
-//!    insurance fund.
-//! 6. When A is left with no position and negative collateral, the deficit is resolved.
+//!    split `liquidator_share` to the liquidator, the rest to the insurance fund.
+//! 6. A bankrupt account pays no penalty. Before its chunk is closed its whole deficit (minus
+//!    equity) is covered ([`crate::bankruptcy::cover_deficit`]): the insurance fund first, the
+//!    rest shared over every market A holds, pro rata to A's notional there, paid by all
+//!    positions but A's and the liquidator's. The liquidator earns a keeper reward from the
+//!    insurance fund (`bankrupt_reward_fraction` of the notional, at most
+//!    `bankrupt_reward_max`, at most what the fund holds).
 
-use ballast_math::{Fixed, Rounding};
+extern crate alloc;
+use alloc::vec::Vec;
 
+use ballast_math::Rounding;
+
+use crate::bankruptcy::{cover_deficit, Share};
 use crate::breaker::BreakerState;
 use crate::error::{RiskError, RiskResult};
 use crate::health::{account_health, HealthKind};
 use crate::ops::{
     add, index_of, long_part, overflow, settle, sub, trade, BankruptcyOutcome, LiquidationOutcome,
 };
-use crate::state::{Account, MarketCtx, MarketId, MarketState};
+use crate::state::{Account, MarketCtx, MarketId};
 
 /// Notional the throttle lets through per window: where depth is reported, what the book
 /// absorbs, `throttle_depth_multiple * depth` (depth of the thinner side, slow view);
@@ -56,32 +67,58 @@ pub fn liquidate(
 ) -> RiskResult<LiquidationOutcome> {
     let index = index_of(markets, market)?;
     let ctx = markets.get(index).ok_or(RiskError::UnknownMarket)?;
-    if ctx.state.breaker.state == BreakerState::Paused || !ctx.prices.liquidation_valid {
-        return Err(RiskError::MarketHalted);
+    match ctx.state.breaker.state {
+        BreakerState::Settled => return Err(RiskError::MarketSettled),
+        BreakerState::Paused => return Err(RiskError::MarketHalted),
+        _ if !ctx.prices.liquidation_valid => return Err(RiskError::MarketHalted),
+        _ => {}
     }
     let size = liquidatee.size(market);
     if size == 0 {
         return Err(RiskError::NoPosition);
     }
     let before = account_health(liquidatee, markets, HealthKind::Maintenance, None)?;
-    let continuing = liquidatee.being_liquidated
-        && account_health(liquidatee, markets, HealthKind::LiquidationEnd, None)?.surplus()? < 0;
-    if before.surplus()? >= 0 && !continuing {
+    if before.surplus()? >= 0 {
         return Err(RiskError::NotLiquidatable);
     }
     let bankrupt = before.equity <= 0;
-    let config = &ctx.config;
+    let config = ctx.config.clone();
     let oracle = ctx.prices.oracle;
+    let now_ms = ctx.now_ms;
     let decimals = config.decimals;
-    let params = &config.liquidation;
+    let params = config.liquidation;
     let abs_size = size.checked_abs().ok_or_else(overflow)?;
     let sign: i128 = if size > 0 { -1 } else { 1 };
 
     // Work on copies; commit at the end.
-    let mut state = ctx.state.clone();
+    let mut work: Vec<MarketCtx> = markets.to_vec();
     let (mut a, mut l) = (liquidatee.clone(), liquidator.clone());
-    settle(&mut a, ctx, &mut state)?;
-    settle(&mut l, ctx, &mut state)?;
+    let mut fund = *insurance_fund;
+    let bankruptcy = if before.equity < 0 {
+        // The deficit is only as real as the prices it is measured at.
+        crate::ops::require_priced(liquidatee, markets)?;
+        Some(cover_bankrupt(
+            &mut work,
+            &mut a,
+            &mut l,
+            before.equity,
+            &mut fund,
+        )?)
+    } else {
+        None
+    };
+    let work_ctx = work.get(index).ok_or(RiskError::UnknownMarket)?.clone();
+    let mut state = work_ctx.state.clone();
+    settle(&mut a, &work_ctx, &mut state)?;
+    settle(&mut l, &work_ctx, &mut state)?;
+    let base = match a.positions.iter_mut().find(|(id, _)| *id == market) {
+        Some((_, p)) => {
+            p.liquidation_base = p.liquidation_base.max(abs_size);
+            p.liquidation_base
+        }
+        None => abs_size,
+    };
+    a.being_liquidated = true;
 
     let penalty_for = |closed: i128| -> RiskResult<i128> {
         let notional = decimals.quote_value(closed, oracle, Rounding::Floor)?;
@@ -97,12 +134,12 @@ pub fn liquidate(
         trade(&mut trial, market, &state, delta, quote)?;
         trial.collateral = sub(trial.collateral, penalty_for(closed)?)?;
         trial.realize_closed()?;
-        account_health(&trial, markets, HealthKind::LiquidationEnd, None)?.surplus()
+        account_health(&trial, &work, HealthKind::LiquidationEnd, None)?.surplus()
     };
 
     let chunk = params
         .chunk_fraction
-        .mul_amount(abs_size, Rounding::Ceil)?
+        .mul_amount(base, Rounding::Ceil)?
         .clamp(1, abs_size);
     let mut closed = chunk;
     if !bankrupt && surplus_after(1)? >= 0 {
@@ -126,11 +163,11 @@ pub fn liquidate(
     }
 
     // Throttle.
-    if ctx.now_ms.saturating_sub(state.throttle_window_start_ms) >= params.throttle_window_ms {
-        state.throttle_window_start_ms = ctx.now_ms;
+    if now_ms.saturating_sub(state.throttle_window_start_ms) >= params.throttle_window_ms {
+        state.throttle_window_start_ms = now_ms;
         state.throttle_used = 0;
     }
-    let capacity = sub(throttle_notional(ctx)?, state.throttle_used)?.max(0);
+    let capacity = sub(throttle_notional(&work_ctx)?, state.throttle_used)?.max(0);
     if !bankrupt && decimals.quote_value(closed, oracle, Rounding::Ceil)? > capacity {
         closed = decimals
             .size_for_value(capacity, oracle, Rounding::Floor)?
@@ -156,13 +193,21 @@ pub fn liquidate(
     let long_after = add(long_part(a.size(market)), long_part(l.size(market)))?;
     state.open_interest = add(state.open_interest, sub(long_after, long_before)?)?;
 
-    // Penalty, capped so that the maintenance health ratio cannot fall.
-    let penalty = if bankrupt {
-        0
+    // Penalty, capped so that the maintenance health ratio cannot fall; a bankrupt account
+    // pays none and its liquidator is rewarded from the insurance fund instead.
+    let (penalty, to_liquidator, to_insurance) = if bankrupt {
+        let reward = params
+            .bankrupt_reward_fraction
+            .mul_amount(notional, Rounding::Floor)?
+            .min(params.bankrupt_reward_max)
+            .min(fund)
+            .max(0);
+        fund = sub(fund, reward)?;
+        (0, reward, 0)
     } else {
         let mut probe = a.clone();
         probe.realize_closed()?;
-        let after = account_health(&probe, markets, HealthKind::Maintenance, None)?;
+        let after = account_health(&probe, &work, HealthKind::Maintenance, None)?;
         let released = sub(before.requirement, after.requirement)?.max(0);
         let cap = ballast_math::mul_div_i128(
             released,
@@ -170,24 +215,28 @@ pub fn liquidate(
             before.requirement,
             Rounding::Floor,
         )?;
-        penalty_for(closed)?.min(cap).max(0)
+        let penalty = penalty_for(closed)?.min(cap).max(0);
+        let to_liquidator = params
+            .liquidator_share
+            .mul_amount(penalty, Rounding::Floor)?;
+        (penalty, to_liquidator, sub(penalty, to_liquidator)?)
     };
-    let to_liquidator = params
-        .liquidator_share
-        .mul_amount(penalty, Rounding::Floor)?;
-    let to_insurance = sub(penalty, to_liquidator)?;
     a.collateral = sub(a.collateral, penalty)?;
     l.collateral = add(l.collateral, to_liquidator)?;
-    let insurance_after = add(*insurance_fund, to_insurance)?;
+    fund = add(fund, to_insurance)?;
     a.realize_closed()?;
     l.realize_closed()?;
     let liquidator_grows = !crate::ops::is_reducing(
         liquidator.size(market),
         delta.checked_neg().ok_or_else(overflow)?,
     );
+    state.throttle_used = add(state.throttle_used, notional)?;
+    if let Some(target) = work.get_mut(index) {
+        target.state = state;
+    }
     if account_health(
         &l,
-        markets,
+        &work,
         HealthKind::Initial,
         liquidator_grows.then_some(market),
     )?
@@ -196,28 +245,27 @@ pub fn liquidate(
     {
         return Err(RiskError::InsufficientMargin);
     }
-    state.throttle_used = add(state.throttle_used, notional)?;
-
-    let mut insurance = insurance_after;
-    let bankruptcy = if a.positions.is_empty() && a.collateral < 0 {
-        Some(resolve_deficit(
-            &mut a,
-            &mut state,
-            config.decimals,
-            &mut insurance,
-        )?)
+    // Closing at the oracle price in A's favour cannot open a new deficit once the old one is
+    // covered; should rounding or an options book ever leave one, it is covered here too.
+    let trailing = if a.is_flat() && a.collateral < 0 {
+        let deficit = a.collateral.checked_neg().ok_or_else(overflow)?;
+        let share = [Share { market, weight: 1 }];
+        let outcome = cover_deficit(&mut work, &share, &mut [&mut a, &mut l], deficit, &mut fund)?;
+        a.collateral = 0;
+        Some(outcome)
     } else {
         None
     };
+    let maintenance_after = account_health(&a, &work, HealthKind::Maintenance, None)?.surplus()?;
+    if a.positions.is_empty() || maintenance_after >= 0 {
+        a.clear_liquidation();
+    }
     let liquidation_end_surplus =
-        account_health(&a, markets, HealthKind::LiquidationEnd, None)?.surplus()?;
-    a.being_liquidated = liquidation_end_surplus < 0 && !a.positions.is_empty();
+        account_health(&a, &work, HealthKind::LiquidationEnd, None)?.surplus()?;
     *liquidatee = a;
     *liquidator = l;
-    *insurance_fund = insurance;
-    if let Some(target) = markets.get_mut(index) {
-        target.state = state;
-    }
+    *insurance_fund = fund;
+    markets.clone_from_slice(&work);
     Ok(LiquidationOutcome {
         closed_size: delta.checked_neg().ok_or_else(overflow)?,
         notional,
@@ -226,40 +274,49 @@ pub fn liquidate(
         to_insurance,
         bankrupt,
         liquidation_end_surplus,
-        bankruptcy,
+        bankruptcy: merge(bankruptcy, trailing)?,
     })
 }
 
-/// Covers the negative collateral of an account with no positions: insurance fund first, the
-/// rest socialized over the market's open interest through its social-loss index (both sides
-/// pay per unit of |size|, rounded up, into the settlement pool that advanced the loss).
-pub fn resolve_deficit(
-    account: &mut Account,
-    state: &mut MarketState,
-    decimals: ballast_math::Decimals,
-    insurance_fund: &mut i128,
+/// Covers a bankrupt account's deficit (minus its equity, on working copies) over the markets
+/// it holds, pro rata to its notional in each, exempting it and the liquidator.
+fn cover_bankrupt(
+    work: &mut [MarketCtx],
+    a: &mut Account,
+    l: &mut Account,
+    equity: i128,
+    fund: &mut i128,
 ) -> RiskResult<BankruptcyOutcome> {
-    if !account.positions.is_empty() || account.collateral >= 0 {
-        return Err(RiskError::NotBankrupt);
+    let deficit = equity.checked_neg().ok_or_else(overflow)?;
+    let mut shares = Vec::with_capacity(a.positions.len());
+    for (id, p) in &a.positions {
+        let ctx = crate::health::find(work, *id)?;
+        let weight = ctx.config.decimals.quote_value(
+            p.size.checked_abs().ok_or_else(overflow)?,
+            ctx.prices.oracle,
+            Rounding::Ceil,
+        )?;
+        shares.push(Share {
+            market: *id,
+            weight,
+        });
     }
-    let deficit = account.collateral.checked_neg().ok_or_else(overflow)?;
-    let from_insurance = deficit.min((*insurance_fund).max(0));
-    let socialized = sub(deficit, from_insurance)?;
-    if socialized > 0 {
-        let both_sides = state.open_interest.checked_mul(2).ok_or_else(overflow)?;
-        let value_per_index_unit = decimals.quote_value(both_sides, Fixed::ONE, Rounding::Floor)?;
-        if value_per_index_unit > 0 {
-            let per_unit =
-                Fixed::from_ratio_rounded(socialized, value_per_index_unit, Rounding::Ceil)?;
-            state.social_loss_index = state.social_loss_index.checked_add(per_unit)?;
-        }
-        state.settlement_pool = sub(state.settlement_pool, socialized)?;
-    }
-    *insurance_fund = sub(*insurance_fund, from_insurance)?;
-    account.collateral = 0;
-    Ok(BankruptcyOutcome {
-        deficit,
-        from_insurance,
-        socialized,
+    let outcome = cover_deficit(work, &shares, &mut [&mut *a, &mut *l], deficit, fund)?;
+    a.collateral = add(a.collateral, deficit)?;
+    Ok(outcome)
+}
+
+fn merge(
+    first: Option<BankruptcyOutcome>,
+    second: Option<BankruptcyOutcome>,
+) -> RiskResult<Option<BankruptcyOutcome>> {
+    Ok(match (first, second) {
+        (Some(x), Some(y)) => Some(BankruptcyOutcome {
+            deficit: add(x.deficit, y.deficit)?,
+            from_insurance: add(x.from_insurance, y.from_insurance)?,
+            socialized: add(x.socialized, y.socialized)?,
+        }),
+        (x, None) => x,
+        (None, y) => y,
     })
 }

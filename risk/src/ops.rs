@@ -46,6 +46,11 @@ pub struct FillOutcome {
     pub maker_size: i128,
     /// Open interest after the fill, base units.
     pub open_interest: i128,
+    /// The taker closed out underwater (at the oracle price or better) and its deficit was
+    /// covered in the same fill.
+    pub taker_bankruptcy: Option<BankruptcyOutcome>,
+    /// The same for the maker.
+    pub maker_bankruptcy: Option<BankruptcyOutcome>,
 }
 
 /// What a liquidation call did.
@@ -65,7 +70,7 @@ pub struct LiquidationOutcome {
     pub bankrupt: bool,
     /// Liquidation-end surplus after the call (>= 0: liquidation is complete).
     pub liquidation_end_surplus: i128,
-    /// Set when the call closed the last position of a bankrupt account and resolved it.
+    /// The deficit of a bankrupt account covered by this call (before its chunk was closed).
     pub bankruptcy: Option<BankruptcyOutcome>,
 }
 
@@ -76,7 +81,7 @@ pub struct BankruptcyOutcome {
     pub deficit: i128,
     /// Covered by the insurance fund.
     pub from_insurance: i128,
-    /// Socialized over the market's open interest.
+    /// Shared as a social loss over other positions (see [`crate::bankruptcy`]).
     pub socialized: i128,
 }
 
@@ -111,6 +116,7 @@ pub fn is_reducing(before: i128, delta: i128) -> bool {
 fn gate(ctx: &MarketCtx, reducing: bool) -> RiskResult<()> {
     let prices = ctx.prices;
     match ctx.state.breaker.state {
+        BreakerState::Settled => Err(RiskError::MarketSettled),
         BreakerState::Paused => Err(RiskError::MarketHalted),
         BreakerState::ReduceOnly if !reducing => Err(RiskError::ReduceOnly),
         BreakerState::OracleHalt if !reducing => Err(RiskError::MarketHalted),
@@ -159,13 +165,40 @@ struct Side {
     grows: bool,
     /// The taker (the maker is exempt from the per-account impact cap).
     taker: bool,
+    /// The side's signed size change, base units.
+    delta: i128,
+    /// Fill price.
+    price: Fixed,
+    /// Fee the side pays, quote base units.
+    fee: i128,
+}
+
+/// Whether a side's fill is at the oracle price or better for it, with its fee covered by the
+/// improvement: such a fill cannot take value out of the account beyond one unit of rounding.
+fn at_oracle_or_better(ctx: &MarketCtx, side: &Side) -> RiskResult<bool> {
+    let oracle = ctx.prices.oracle;
+    let improvement = if side.delta < 0 {
+        side.price.checked_sub(oracle)?
+    } else {
+        oracle.checked_sub(side.price)?
+    };
+    if improvement.is_negative() {
+        return Ok(false);
+    }
+    let gain = ctx.config.decimals.quote_value(
+        side.delta.checked_abs().ok_or_else(overflow)?,
+        improvement,
+        Rounding::Floor,
+    )?;
+    Ok(gain >= side.fee)
 }
 
 /// The margin rule of one side of a fill. A side that grows exposure needs non-negative initial
 /// health afterwards (facing the full target requirement). A side that only reduces exposure
 /// passes with non-negative initial health too, or else when its maintenance surplus does not
-/// fall: an underwater account may always cut risk, but no fill (price within the band, fee
-/// within its bound) may leave it worse off.
+/// fall and, if its equity ends negative, its equity does not fall either: an account below
+/// maintenance may always cut risk, but an underwater one only at the oracle price or better
+/// (fee included), so that no fill turns its loss into a counterparty's or venue's gain.
 fn side_check(
     before: &Account,
     after: &Account,
@@ -180,20 +213,50 @@ fn side_check(
         if side.taker {
             check_liquidity(find(markets, market)?, after.size(market))?;
         }
+        require_priced(after, markets)?;
         return require_initial(after, markets, Some(market));
     }
     if account_health(after, markets, HealthKind::Initial, None)?.surplus()? >= 0 {
         return Ok(());
     }
-    let maintenance_before =
-        account_health(before, markets, HealthKind::Maintenance, None)?.surplus()?;
-    let maintenance_after =
-        account_health(after, markets, HealthKind::Maintenance, None)?.surplus()?;
-    if maintenance_after >= maintenance_before {
+    let maintenance_before = account_health(before, markets, HealthKind::Maintenance, None)?;
+    let maintenance_after = account_health(after, markets, HealthKind::Maintenance, None)?;
+    if maintenance_after.equity < 0
+        && maintenance_after.equity < maintenance_before.equity
+        && !at_oracle_or_better(find(markets, market)?, &side)?
+    {
+        return Err(RiskError::NegativeEquity);
+    }
+    if maintenance_after.surplus()? >= maintenance_before.surplus()? {
         Ok(())
     } else {
         Err(RiskError::InsufficientMargin)
     }
+}
+
+/// Refuses with `MarketHalted` unless every market the account holds (perp positions and the
+/// options book) has a price valid at least for liquidation, or is settled (its value fixed):
+/// risk may not grow, nor a deficit be measured, on a stale valuation.
+pub(crate) fn require_priced(account: &Account, markets: &[MarketCtx]) -> RiskResult<()> {
+    let book = account.options.as_ref().map(|b| b.report.market);
+    for id in account.positions.iter().map(|(id, _)| *id).chain(book) {
+        let ctx = find(markets, id)?;
+        if !ctx.prices.liquidation_valid && ctx.state.settlement.is_none() {
+            return Err(RiskError::MarketHalted);
+        }
+    }
+    Ok(())
+}
+
+/// Ends an account's liquidation state once it is seen at or above maintenance (see
+/// [`Account::being_liquidated`]). Every operation that evaluates an account calls it.
+pub fn note_observed(account: &mut Account, markets: &[MarketCtx]) -> RiskResult<()> {
+    if account.being_liquidated
+        && account_health(account, markets, HealthKind::Maintenance, None)?.surplus()? >= 0
+    {
+        account.clear_liquidation();
+    }
+    Ok(())
 }
 
 /// The per-account liquidity cap of a growing position of `size` (see [`crate::liquidity`]):
@@ -260,8 +323,10 @@ pub fn deposit(account: &mut Account, amount: i128) -> RiskResult<()> {
     Ok(())
 }
 
-/// Removes collateral, only while initial health stays non-negative and every market the
-/// account holds has a price valid for opening.
+/// Removes collateral, only while initial health at the *target* requirement stays
+/// non-negative (a withdrawal adds risk as an opening does, so it faces what an opening faces)
+/// and every market the account holds has a price valid for opening. A position in a settled
+/// market must be closed first. An account with nothing but collateral needs no price at all.
 pub fn withdraw(account: &mut Account, markets: &[MarketCtx], amount: i128) -> RiskResult<()> {
     if amount <= 0 {
         return Err(RiskError::InvalidAmount);
@@ -269,15 +334,22 @@ pub fn withdraw(account: &mut Account, markets: &[MarketCtx], amount: i128) -> R
     if amount > account.collateral {
         return Err(RiskError::InsufficientCollateral);
     }
-    for (id, _) in &account.positions {
-        let ctx = find(markets, *id)?;
-        if !ctx.prices.opening_valid || ctx.state.breaker.state == BreakerState::Paused {
-            return Err(RiskError::MarketHalted);
+    let book = account.options.as_ref().map(|b| b.report.market);
+    for id in account.positions.iter().map(|(id, _)| *id).chain(book) {
+        let ctx = find(markets, id)?;
+        match ctx.state.breaker.state {
+            BreakerState::Settled => return Err(RiskError::MarketSettled),
+            BreakerState::Paused => return Err(RiskError::MarketHalted),
+            _ if !ctx.prices.opening_valid => return Err(RiskError::MarketHalted),
+            _ => {}
         }
     }
     let mut after = account.clone();
     after.collateral = sub(after.collateral, amount)?;
-    require_initial(&after, markets, None)?;
+    if crate::health::initial_health_at_target(&after, markets)?.surplus()? < 0 {
+        return Err(RiskError::InsufficientMargin);
+    }
+    note_observed(&mut after, markets)?;
     *account = after;
     Ok(())
 }
@@ -287,11 +359,17 @@ pub fn withdraw(account: &mut Account, markets: &[MarketCtx], amount: i128) -> R
 /// recipient (returned as `fees` for the caller to credit). Sides that grow exposure need a
 /// market open for opening and non-negative initial health afterwards; sides that only reduce
 /// exposure pass in ReduceOnly and OracleHalt.
+///
+/// A side that ends with nothing but negative collateral (an underwater close at the oracle
+/// price or better) has its deficit covered in the same fill: the insurance fund, then a social
+/// loss over the market's other positions ([`crate::bankruptcy`]); a fill whose deficit nobody
+/// can cover is refused with `DeficitUnresolved`.
 pub fn apply_fill(
     markets: &mut [MarketCtx],
     taker: &mut Account,
     maker: &mut Account,
     fill: &Fill,
+    insurance_fund: &mut i128,
 ) -> RiskResult<FillOutcome> {
     if fill.size == 0 || !fill.price.is_positive() || fill.taker_fee < 0 || fill.maker_fee < 0 {
         return Err(RiskError::InvalidAmount);
@@ -355,26 +433,75 @@ pub fn apply_fill(
     let taker_side = Side {
         grows: !taker_reducing,
         taker: true,
+        delta: fill.size,
+        price: fill.price,
+        fee: fill.taker_fee,
     };
     let maker_side = Side {
         grows: !maker_reducing,
         taker: false,
+        delta: maker_delta,
+        price: fill.price,
+        fee: fill.maker_fee,
     };
     side_check(taker, &t, markets, fill.market, taker_side)?;
     side_check(maker, &m, markets, fill.market, maker_side)?;
+    let open_interest = state.open_interest;
+    let mut fund = *insurance_fund;
+    let (taker_bankruptcy, maker_bankruptcy) =
+        if (t.is_flat() && t.collateral < 0) || (m.is_flat() && m.collateral < 0) {
+            let mut work = markets.to_vec();
+            if let Some(target) = work.get_mut(index) {
+                target.state = state;
+            }
+            let outcomes = (
+                cover_flat(&mut work, &mut t, fill.market, &mut fund)?,
+                cover_flat(&mut work, &mut m, fill.market, &mut fund)?,
+            );
+            state = work
+                .get(index)
+                .ok_or(RiskError::UnknownMarket)?
+                .state
+                .clone();
+            outcomes
+        } else {
+            (None, None)
+        };
     let outcome = FillOutcome {
         quote_amount,
         fees: add(fill.taker_fee, fill.maker_fee)?,
         taker_size,
         maker_size,
-        open_interest: state.open_interest,
+        open_interest,
+        taker_bankruptcy,
+        maker_bankruptcy,
     };
-    *taker = t;
-    *maker = m;
     if let Some(target) = markets.get_mut(index) {
         target.state = state;
     }
+    note_observed(&mut t, markets)?;
+    note_observed(&mut m, markets)?;
+    *taker = t;
+    *maker = m;
+    *insurance_fund = fund;
     Ok(outcome)
+}
+
+/// Covers the deficit of an account a fill left with nothing but negative collateral.
+fn cover_flat(
+    work: &mut [MarketCtx],
+    account: &mut Account,
+    market: MarketId,
+    fund: &mut i128,
+) -> RiskResult<Option<BankruptcyOutcome>> {
+    if !account.is_flat() || account.collateral >= 0 {
+        return Ok(None);
+    }
+    let deficit = account.collateral.checked_neg().ok_or_else(overflow)?;
+    let share = [crate::bankruptcy::Share { market, weight: 1 }];
+    let outcome = crate::bankruptcy::cover_deficit(work, &share, &mut [account], deficit, fund)?;
+    account.collateral = 0;
+    Ok(Some(outcome))
 }
 
 fn check_band(ctx: &MarketCtx, price: Fixed) -> RiskResult<()> {
@@ -430,6 +557,9 @@ pub fn max_position(
         let side = Side {
             grows: !is_reducing(before, delta),
             taker: true,
+            delta,
+            price,
+            fee,
         };
         Ok(side_check(account, &after, markets, market, side).is_ok())
     };
@@ -484,6 +614,9 @@ pub struct OptionsOutcome {
     pub initial_requirement: i128,
     /// Maintenance requirement of the book now.
     pub maintenance_requirement: i128,
+    /// The report emptied the book of an account left with nothing but negative collateral,
+    /// and its deficit was covered.
+    pub bankruptcy: Option<BankruptcyOutcome>,
 }
 
 /// Measures of a book's risk compared to decide whether a report grows it.
@@ -508,7 +641,31 @@ fn risk_measures(ctx: &MarketCtx, book: Option<&OptionsBook>) -> RiskResult<[i12
 /// book at the target volatility; any other report (a trade that shrinks the book, a re-mark)
 /// always passes. A P&L the previous Greeks fail to explain is
 /// accepted but the book is charged the conservative fallback until the next explained report.
+///
+/// A report that empties the book of an account holding nothing else but negative collateral
+/// has that deficit covered at once (insurance fund, then a social loss over the book's market),
+/// as a fill does.
 pub fn apply_options_report(
+    account: &mut Account,
+    markets: &mut [MarketCtx],
+    report: OptionsReport,
+    insurance_fund: &mut i128,
+) -> RiskResult<OptionsOutcome> {
+    let book_market = report.market;
+    let mut outcome = options_report(account, markets, report)?;
+    if account.is_flat() && account.collateral < 0 {
+        let mut work = markets.to_vec();
+        let mut a = account.clone();
+        let mut fund = *insurance_fund;
+        outcome.bankruptcy = cover_flat(&mut work, &mut a, book_market, &mut fund)?;
+        markets.clone_from_slice(&work);
+        *account = a;
+        *insurance_fund = fund;
+    }
+    Ok(outcome)
+}
+
+fn options_report(
     account: &mut Account,
     markets: &[MarketCtx],
     report: OptionsReport,
@@ -520,8 +677,11 @@ pub fn apply_options_report(
             return Err(RiskError::InvalidReport);
         }
     }
-    if !ctx.prices.liquidation_valid || ctx.state.breaker.state == BreakerState::Paused {
-        return Err(RiskError::MarketHalted);
+    match ctx.state.breaker.state {
+        BreakerState::Settled => return Err(RiskError::MarketSettled),
+        BreakerState::Paused => return Err(RiskError::MarketHalted),
+        _ if !ctx.prices.liquidation_valid => return Err(RiskError::MarketHalted),
+        _ => {}
     }
     let params = &ctx.config.options;
     let decimals = ctx.config.decimals;
@@ -546,6 +706,7 @@ pub fn apply_options_report(
     let growing = trade && after_risk.iter().zip(&before_risk).any(|(a, b)| a > b);
     if growing {
         gate(ctx, false)?;
+        require_priced(&after, markets)?;
         let equity = account_health(&after, markets, HealthKind::Maintenance, None)?.equity;
         if let Some(book) = &after.options {
             let stress = Stress::of(ctx, Level::Initial { opening: true })?;
@@ -561,12 +722,14 @@ pub fn apply_options_report(
         }
         None => crate::margin::Requirements::default(),
     };
+    note_observed(&mut after, markets)?;
     *account = after;
     Ok(OptionsOutcome {
         trusted,
         growing,
         initial_requirement: requirements.initial,
         maintenance_requirement: requirements.maintenance,
+        bankruptcy: None,
     })
 }
 
@@ -579,8 +742,10 @@ pub fn report_depth(ctx: &mut MarketCtx, bid: i128, ask: i128) -> RiskResult<()>
 /// Applies a venue's funding index change, bounded by `max_funding_per_hour * oracle` per hour
 /// elapsed since the last update (at most 24 hours' worth).
 pub fn update_funding(ctx: &mut MarketCtx, delta_index: Fixed) -> RiskResult<()> {
-    if ctx.state.breaker.state == BreakerState::Paused {
-        return Err(RiskError::MarketHalted);
+    match ctx.state.breaker.state {
+        BreakerState::Settled => return Err(RiskError::MarketSettled),
+        BreakerState::Paused => return Err(RiskError::MarketHalted),
+        _ => {}
     }
     let elapsed = ctx
         .now_ms

@@ -35,6 +35,10 @@ pub struct Position {
     pub funding_snapshot: Fixed,
     /// Social-loss index at the last settlement.
     pub social_snapshot: Fixed,
+    /// |size| when the account's current liquidation began (0 outside a liquidation): each
+    /// liquidation call closes at most `chunk_fraction` of it, so a liquidation ends in a bounded
+    /// number of calls.
+    pub liquidation_base: i128,
 }
 
 /// A margin account: collateral plus positions, cross-margined (or isolated: one market only).
@@ -45,9 +49,9 @@ pub struct Account {
     pub collateral: i128,
     /// An isolated account holds at most one market.
     pub isolated: bool,
-    /// Set when a liquidation leaves liquidation-end health negative: the account stays
-    /// liquidatable until that health is restored, even once above maintenance (as Mango does),
-    /// so liquidation ends at the liquidation-end target rather than just above maintenance.
+    /// A liquidation of the account has begun and the account has not been seen at or above
+    /// maintenance since (every operation that evaluates it clears the flag and the positions'
+    /// `liquidation_base` once it is). Only maintenance decides who may be liquidated.
     pub being_liquidated: bool,
     /// Open positions by market (at most [`MAX_POSITIONS`], never a zero size).
     pub positions: Vec<(MarketId, Position)>,
@@ -95,9 +99,25 @@ pub struct MarketState {
     pub oi_window_base: i128,
     /// Short-horizon volatility (stress fees), sampled from the oracle price.
     pub fast_vol: Option<ballast_oracle::VolState>,
+    /// Set once the market is in settlement (see [`crate::settlement`]).
+    pub settlement: Option<Settlement>,
 }
 
-ballast_math::impl_leaf_layout!(Position, Account, MarketState);
+/// A market's settlement: every position closes at `price`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct Settlement {
+    /// Settlement price, quote per base: the oracle's time-weighted average as of its last
+    /// valid aggregate.
+    pub price: Fixed,
+    /// When the market entered settlement, ms.
+    pub at_ms: u64,
+    /// Long size (base units) not closed yet.
+    pub open_longs: i128,
+    /// Short size (base units, as a positive number) not closed yet.
+    pub open_shorts: i128,
+}
+
+ballast_math::impl_leaf_layout!(Position, Account, MarketState, Settlement);
 
 /// Prices of a market at the time of an operation, with their graduated validity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
@@ -207,6 +227,19 @@ impl Account {
             .ok_or(RiskError::NoPosition)
     }
 
+    /// Ends the liquidation state once the account is at or above maintenance.
+    pub fn clear_liquidation(&mut self) {
+        self.being_liquidated = false;
+        for (_, p) in self.positions.iter_mut() {
+            p.liquidation_base = 0;
+        }
+    }
+
+    /// Holds no perp position and no options book: nothing but collateral.
+    pub fn is_flat(&self) -> bool {
+        self.positions.is_empty() && self.options.is_none()
+    }
+
     /// Removes positions whose size reached zero, moving their quote (realized PnL) into
     /// collateral.
     pub fn realize_closed(&mut self) -> RiskResult<()> {
@@ -270,6 +303,21 @@ impl MarketState {
     pub fn begin_params_ramp(&mut self, current: &MarginParams, now_ms: u64) {
         self.previous_params = Some(current.clone());
         self.params_changed_ms = now_ms;
+    }
+
+    /// Sum of |size| over every open position, base units: both sides of the open interest, or
+    /// what is not closed yet once the market is settled (closes there are one-sided).
+    pub fn open_size(&self) -> RiskResult<i128> {
+        match self.settlement {
+            Some(s) => Ok(s
+                .open_longs
+                .checked_add(s.open_shorts)
+                .ok_or(MathError::Overflow)?),
+            None => Ok(self
+                .open_interest
+                .checked_mul(2)
+                .ok_or(MathError::Overflow)?),
+        }
     }
 
     /// Drops the old params once the blend is complete.

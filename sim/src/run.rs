@@ -478,7 +478,6 @@ struct Trader {
     quote: f64,
     collateral: f64,
     social_snapshot: f64,
-    being_liquidated: bool,
 }
 
 impl Trader {
@@ -490,7 +489,6 @@ impl Trader {
         self.quote = position.map_or(0.0, |p| whole(p.quote));
         self.social_snapshot = position.map_or(0.0, |p| f(p.social_snapshot));
         self.collateral = account.map_or(0.0, |a| whole(a.collateral));
-        self.being_liquidated = account.is_some_and(|a| a.being_liquidated);
     }
 
     /// The compact copy the per-tick scan reads.
@@ -509,7 +507,6 @@ impl Trader {
                 .map_or(f64::NEG_INFINITY, |stop| self.entry_equity * (1.0 - stop)),
             until_ms,
             holding,
-            being_liquidated: self.being_liquidated,
         }
     }
 }
@@ -526,7 +523,6 @@ struct Hot {
     stop_equity: f64,
     until_ms: u64,
     holding: bool,
-    being_liquidated: bool,
 }
 
 impl Hot {
@@ -549,9 +545,6 @@ impl Hot {
     ) -> bool {
         if self.size == 0.0 {
             return false;
-        }
-        if self.being_liquidated {
-            return true;
         }
         let notional = self.size.abs() * price;
         let rate = tiers
@@ -651,18 +644,18 @@ impl Run<'_> {
             maker_fee: 0,
         };
         let id = self.traders[i].id;
-        if self
-            .ledger
-            .fill(id, self.maker_for(i), VENUE, &fill)
-            .is_err()
-        {
+        let Ok(outcome) = self.ledger.fill(id, self.maker_for(i), VENUE, &fill) else {
             self.metrics.failed_closes += 1;
             return Ok(false);
+        };
+        // The engine's fill covers the deficit of an account it leaves with nothing but
+        // negative collateral; the simulator only records it.
+        if let Some(b) = outcome.taker_bankruptcy {
+            self.record_bankruptcy(&b);
         }
         if forced {
             self.flow -= self.traders[i].size * f(price);
         }
-        self.resolve_if_bankrupt(i)?;
         let t = &mut self.traders[i];
         t.refresh(&self.ledger);
         let wait = self.clocks[i].wait_ms();
@@ -671,24 +664,6 @@ impl Run<'_> {
         };
         self.hot[i] = t.hot();
         Ok(true)
-    }
-
-    /// A close at a loss beyond the collateral leaves a deficit: resolve it as the engine would.
-    fn resolve_if_bankrupt(&mut self, i: usize) -> Result<(), SimError> {
-        let id = self.traders[i].id;
-        let bankrupt = self
-            .ledger
-            .accounts
-            .get(&id)
-            .is_some_and(|a| a.positions.is_empty() && a.collateral < 0);
-        if bankrupt {
-            let b = self
-                .ledger
-                .resolve_deficit(id, MARKET)
-                .map_err(risk("resolve deficit"))?;
-            self.record_bankruptcy(&b);
-        }
-        Ok(())
     }
 
     fn record_bankruptcy(&mut self, b: &BankruptcyOutcome) {
@@ -1075,7 +1050,6 @@ pub fn run(
             quote: 0.0,
             collateral: 0.0,
             social_snapshot: 0.0,
-            being_liquidated: false,
         };
         t.refresh(&ledger);
         traders.push(t);
@@ -1171,6 +1145,7 @@ pub fn run(
             BreakerState::ReduceOnly => 1,
             BreakerState::OracleHalt => 2,
             BreakerState::Paused => 3,
+            BreakerState::Settled => 4,
         };
         vols.push(vol);
         leverages.push(leverage);

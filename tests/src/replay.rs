@@ -188,8 +188,7 @@ fn trade(
     r
 }
 
-/// Liquidates every account below maintenance (or mid-liquidation) as far as the throttle
-/// allows, then unwinds the keeper's inherited position to the maker.
+/// Liquidates every account below maintenance as far as the throttle allows, then unwinds the keeper's inherited position to the maker.
 fn keeper_round(h: &mut Harness, a: &Actors, report: &mut ReplayReport) -> u32 {
     let mut done = 0;
     for trader in a.traders.clone() {
@@ -199,7 +198,7 @@ fn keeper_round(h: &mut Harness, a: &Actors, report: &mut ReplayReport) -> u32 {
                 break;
             }
             let health: HealthReport = h.read("health", (trader.clone(),)).expect("health");
-            if health.maintenance.surplus().unwrap_or(0) >= 0 && !view.being_liquidated {
+            if health.maintenance.surplus().unwrap_or(0) >= 0 {
                 break;
             }
             let now = h.now_ms;

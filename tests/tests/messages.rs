@@ -1016,7 +1016,8 @@ fn set_margin_params_validates_and_ramps() {
 /// Guardian (or owner) halts one market (`BreakerChanged` to Paused) or everything
 /// (`GlobalHaltChanged`); nobody else may. Only the owner resumes; the guardian cannot. While a
 /// market is paused fills (opening or reducing) and liquidations are `Risk(MarketHalted)`;
-/// while everything is halted deposits, withdrawals, fills and liquidations are `Halted`, and
+/// while everything is halted deposits, fills, liquidations and withdrawals of accounts with
+/// positions are `Halted` (an account holding nothing but collateral still withdraws), and
 /// reports and queries still work.
 #[test]
 fn halts_by_guardian_resumes_by_owner() {
@@ -1135,7 +1136,15 @@ fn halts_by_guardian_resumes_by_owner() {
     h.give_tokens(&carol(), usd(100));
     h.approve_engine(&carol(), usd(100));
     refused(&mut h, &carol(), "deposit", (usd(100),), Halted, &[carol()]);
-    refused(&mut h, &keeper(), "withdraw", (usd(1),), Halted, &involved);
+    // An account with positions may not withdraw during a halt; one that holds nothing but
+    // collateral (the keeper) always may: it owes nothing and risks nothing.
+    refused(&mut h, &alice(), "withdraw", (usd(1),), Halted, &involved);
+    let keeper_balance = h.isolated(|h| {
+        h.engine::<()>(&keeper(), "withdraw", (usd(1),))
+            .expect("flat accounts exit during a halt");
+        h.balance(&keeper())
+    });
+    assert_eq!(keeper_balance, h.balance(&keeper()) + usd(1));
     refused(
         &mut h,
         &venue(),
@@ -1628,6 +1637,7 @@ fn fill_applies_trade_and_fees() {
         quote,
         funding_snapshot: Fixed::ZERO,
         social_snapshot: Fixed::ZERO,
+        liquidation_base: 0,
     };
     assert_eq!(
         view(&mut h, &a),
@@ -2038,9 +2048,11 @@ fn update_funding_is_bounded_and_settles() {
 /// Alice holds 1 BTC long at 20,000 on 2,000 of collateral. The liquidation price query puts
 /// her at about 18,461.5 (equity = 2.5% maintenance); Bob's short at about 29,268. At 18,440 she
 /// is liquidatable: bad inputs first (healthy account, no position, self-liquidation, unknown
-/// market, liquidator without margin, paused market, global halt), then one chunk (25%) goes to
-/// the keeper at the oracle price with a 1% penalty split with the insurance fund
-/// (`Liquidated`), and once the price is older than 10 min liquidation stops.
+/// market, liquidator without margin, paused market, global halt), then one call closes exactly
+/// what restores her liquidation-end health (about 0.496 BTC, inside the chunk of half the
+/// position) to the keeper at the oracle price with a 1% penalty split with the insurance fund
+/// (`Liquidated`); she is then above maintenance, so a second call is refused, and once the
+/// price is older than 10 min liquidation stops.
 #[test]
 fn liquidation_of_an_undercollateralized_long() {
     let mut h = setup();
@@ -2171,55 +2183,76 @@ fn liquidation_of_an_undercollateralized_long() {
         (e.market, e.account, e.liquidator),
         (MARKET, id(&a), id(&k))
     );
-    // The smallest size restoring liquidation-end health is about half: capped at the 25% chunk.
-    assert_eq!(e.closed_size, BTC / 4);
-    assert_eq!(e.notional, iusd(4_610), "0.25 BTC at 18,440");
-    let cfg = default_config().liquidation;
+    // The smallest size restoring liquidation-end health, about half: inside the chunk of half
+    // the position, so one call ends the liquidation.
+    assert!(
+        e.closed_size > BTC * 49 / 100 && e.closed_size < BTC / 2,
+        "{}",
+        e.closed_size
+    );
+    let cfg = default_config();
+    let notional = cfg
+        .decimals
+        .quote_value(e.closed_size, px(18_440), Rounding::Ceil)
+        .unwrap();
+    assert_eq!(e.notional, notional);
     let penalty = cfg
+        .liquidation
         .penalty_fraction
-        .mul_amount(iusd(4_610), Rounding::Floor)
+        .mul_amount(
+            cfg.decimals
+                .quote_value(e.closed_size, px(18_440), Rounding::Floor)
+                .unwrap(),
+            Rounding::Floor,
+        )
         .unwrap();
     assert_eq!(e.penalty, penalty);
     let to_keeper = cfg
+        .liquidation
         .liquidator_share
         .mul_amount(penalty, Rounding::Floor)
         .unwrap();
-    assert_eq!(e.to_insurance, penalty - to_keeper);
+    assert_eq!(
+        (e.to_insurance, e.to_liquidator),
+        (penalty - to_keeper, to_keeper)
+    );
     assert!(!e.bankrupt);
     assert_eq!(h.query::<i128>("insurance_fund", ()), e.to_insurance);
 
     let va = view(&mut h, &a);
     assert_eq!(va.collateral, iusd(2_000) - penalty);
-    assert!(va.being_liquidated, "liquidation-end health still negative");
+    assert!(
+        !va.being_liquidated,
+        "back above maintenance: the liquidation is over"
+    );
     assert_eq!(va.positions.len(), 1);
-    assert_eq!(va.positions[0].1.size, BTC * 3 / 4);
-    assert_eq!(va.positions[0].1.quote, -iusd(20_000) + iusd(4_610));
+    assert_eq!(va.positions[0].1.size, BTC - e.closed_size);
+    assert_eq!(va.positions[0].1.quote, -iusd(20_000) + notional);
+    let after = health(&mut h, &a);
+    assert!(after.liquidation_end.surplus().unwrap() >= 0);
     let vk = view(&mut h, &k);
     assert_eq!(vk.collateral, iusd(10_000) + to_keeper);
     assert_eq!(vk.positions.len(), 1);
     assert_eq!(
         (vk.positions[0].1.size, vk.positions[0].1.quote),
-        (BTC / 4, -iusd(4_610))
+        (e.closed_size, -notional)
     );
     assert_eq!(risk(&mut h).open_interest, BTC);
     assert_eq!(h.balance(&engine), tokens_before);
     assert_eq!(h.query::<i128>("net_deposits", ()), net_before);
-    // Still flagged, so a second call continues, five minutes later: the price is too old to
-    // open risk on but still valid for liquidation (graduated validity); the stored breaker
-    // catches up with OracleHalt in the same call.
+    // Five minutes later the price is too old to open risk on but still valid for liquidation
+    // (graduated validity); she is above maintenance, so nothing more is taken.
     h.set_time(T0 + 10 * SECOND + 5 * MINUTE);
     let r = risk(&mut h);
     assert!(!r.opening_valid && r.liquidation_valid);
-    h.engine::<()>(&k, "liquidate", (a.clone(), MARKET))
-        .unwrap();
-    assert_eq!(h.engine_events::<Liquidated>().len(), 1);
-    let ev: Vec<BreakerChanged> = h.engine_events();
-    assert_eq!(ev.len(), 1);
-    assert_eq!(
-        (ev[0].from, ev[0].to),
-        (BreakerState::Normal, BreakerState::OracleHalt)
+    refused(
+        &mut h,
+        &k,
+        "liquidate",
+        (a.clone(), MARKET),
+        not_liquidatable,
+        &involved,
     );
-    assert!(size_of(&mut h, &a) < BTC * 3 / 4);
 
     // Price older than 10 min: liquidation stops too.
     h.set_time(T0 + 10 * SECOND + 10 * MINUTE + 1);
@@ -2233,10 +2266,12 @@ fn liquidation_of_an_undercollateralized_long() {
     );
 }
 
-/// A 10.5% drop leaves Alice (1 BTC long on 2,000) with negative equity: she is liquidated in
-/// chunks with no penalty (`bankrupt: true`, also in ReduceOnly, which the drop trips), and the
-/// call that closes her last unit resolves the deficit (`BankruptcyResolved`): the insurance
-/// fund is empty, so all of it is socialized through the settlement pool.
+/// A 10.5% drop leaves Alice (1 BTC long on 2,000) with negative equity: she is liquidated with
+/// no penalty (`bankrupt: true`, also in ReduceOnly, which the drop trips). The first call
+/// covers her whole deficit before it closes its chunk (`BankruptcyResolved`): the insurance
+/// fund is empty, so all of it is shared as a social loss, paid by Bob's short alone (the keeper
+/// taking her position over is exempt). Chunks are half of the position the liquidation began
+/// from, so two calls close it.
 #[test]
 fn bankrupt_account_is_closed_and_its_deficit_resolved() {
     let mut h = setup();
@@ -2251,20 +2286,25 @@ fn bankrupt_account_is_closed_and_its_deficit_resolved() {
     assert_eq!(t[0].to, BreakerState::ReduceOnly);
     assert_eq!(health(&mut h, &a).maintenance.equity, -iusd(100));
 
-    let mut resolved = None;
-    for _ in 0..40 {
+    let mut resolved = vec![];
+    let mut calls = 0;
+    while !view(&mut h, &a).positions.is_empty() {
         h.engine::<()>(&k, "liquidate", (a.clone(), MARKET))
             .expect("bankrupt accounts are always liquidatable");
+        calls += 1;
         let ev: Vec<Liquidated> = h.engine_events();
         assert_eq!(ev.len(), 1);
         assert!(ev[0].bankrupt);
-        assert_eq!((ev[0].penalty, ev[0].to_insurance), (0, 0));
-        if let Some(b) = h.engine_events::<BankruptcyResolved>().pop() {
-            resolved = Some(b);
-            break;
-        }
+        assert_eq!(
+            (ev[0].penalty, ev[0].to_insurance, ev[0].to_liquidator),
+            (0, 0, 0)
+        );
+        resolved.extend(h.engine_events::<BankruptcyResolved>());
+        assert!(calls <= 2, "bounded by the chunk of the original position");
     }
-    let b_ev = resolved.expect("resolved once the position is closed");
+    assert_eq!(calls, 2);
+    assert_eq!(resolved.len(), 1, "covered once, on the first call");
+    let b_ev = &resolved[0];
     assert_eq!((b_ev.market, b_ev.account), (MARKET, id(&a)));
     assert_eq!(b_ev.deficit, iusd(100));
     assert_eq!((b_ev.from_insurance, b_ev.socialized), (0, iusd(100)));

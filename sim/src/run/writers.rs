@@ -157,10 +157,16 @@ impl Run<'_> {
             trade,
         );
         let Ledger {
-            accounts, markets, ..
+            accounts,
+            markets,
+            insurance_fund,
+            ..
         } = &mut self.ledger;
         let account = accounts.entry(writer.id).or_default();
-        let outcome = apply_options_report(account, markets, report)?;
+        let outcome = apply_options_report(account, markets, report, insurance_fund)?;
+        if let Some(b) = outcome.bankruptcy {
+            self.record_writer_bankruptcy(&b);
+        }
         if !outcome.trusted {
             self.metrics.distrusted_reports += 1;
         }
@@ -183,7 +189,7 @@ impl Run<'_> {
         if account.options.is_none() && account.positions.is_empty() {
             return Ok(());
         }
-        let (has_book, being_liquidated) = (account.options.is_some(), account.being_liquidated);
+        let has_book = account.options.is_some();
         let (equity, requirement) = self.maintenance_equity(id)?;
         let below = equity < requirement;
         if below && has_book {
@@ -194,7 +200,7 @@ impl Run<'_> {
             self.metrics.forced_option_closes += 1;
             self.writers[w].next_sale_ms = now_ms + self.params.writer.cooldown_hours * HOUR;
         }
-        if below || being_liquidated {
+        if below {
             self.liquidate_writer(w)?;
         }
         self.resolve_writer_deficit(w)
@@ -237,14 +243,17 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// The simulator pays option buy-backs out of collateral (the engine has no premium
+    /// transfer), which can leave a writer with nothing but negative collateral: a keeper then
+    /// calls the engine's permissionless `resolve_bankruptcy`, as it would on chain.
     fn resolve_writer_deficit(&mut self, w: usize) -> Result<(), SimError> {
         let id = self.writers[w].id;
         let a = &self.ledger.accounts[&id];
-        if a.positions.is_empty() && a.options.is_none() && a.collateral < 0 {
+        if a.is_flat() && a.collateral < 0 {
             let b = self
                 .ledger
-                .resolve_deficit(id, MARKET)
-                .map_err(risk("resolve writer deficit"))?;
+                .resolve_bankruptcy(id)
+                .map_err(risk("resolve writer bankruptcy"))?;
             self.record_writer_bankruptcy(&b);
         }
         Ok(())

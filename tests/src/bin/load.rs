@@ -185,7 +185,7 @@ impl World {
                     .map_or(0.0, |t| t.1);
                 requirement += (maintenance.max(tier) + 0.01) * notional;
             }
-            if v.being_liquidated || equity < requirement {
+            if equity < requirement {
                 candidates.push((equity / requirement.max(1e-9), who.clone()));
             }
         }
@@ -200,8 +200,7 @@ impl World {
                         self.h.read("health", (who.clone(),)).expect("health");
                     let view = self.view(&who);
                     if view.positions.iter().all(|(m, _)| *m != market)
-                        || (health.maintenance.surplus().unwrap_or(0) >= 0
-                            && !view.being_liquidated)
+                        || health.maintenance.surplus().unwrap_or(0) >= 0
                     {
                         break;
                     }
