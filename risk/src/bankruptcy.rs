@@ -31,54 +31,58 @@ pub struct Share {
     pub weight: i128,
 }
 
-/// A market that takes part: its index in `markets`, weight, and the quote value (base
-/// units) of one unit of social-loss index over the positions that pay.
-struct Payer {
-    index: usize,
-    weight: i128,
-    value_per_index_unit: i128,
+/// The quote value (base units) of one unit of social-loss index over the positions of
+/// `share`'s market that pay (all but the exempt accounts'), or `None` when nobody there pays.
+fn paying_value(
+    markets: &[MarketCtx],
+    share: &Share,
+    exempt: &[&mut Account],
+) -> RiskResult<Option<(usize, i128)>> {
+    if share.weight <= 0 {
+        return Ok(None);
+    }
+    let index = index_of(markets, share.market)?;
+    let ctx = markets.get(index).ok_or(RiskError::UnknownMarket)?;
+    let mut paying = ctx.state.open_size()?;
+    for account in exempt {
+        paying = sub(
+            paying,
+            account
+                .size(share.market)
+                .checked_abs()
+                .ok_or_else(overflow)?,
+        )?;
+    }
+    if paying <= 0 {
+        return Ok(None);
+    }
+    let value = ctx
+        .config
+        .decimals
+        .quote_value(paying, Fixed::ONE, Rounding::Floor)?;
+    Ok((value > 0).then_some((index, value)))
 }
 
-fn payers(
+/// Sum of the weights of the shares whose market has positions that pay.
+fn paying_weight(
     markets: &[MarketCtx],
     shares: &[Share],
     exempt: &[&mut Account],
-) -> RiskResult<Vec<Payer>> {
-    let mut out = Vec::with_capacity(shares.len());
-    for share in shares.iter().filter(|s| s.weight > 0) {
-        let index = index_of(markets, share.market)?;
-        let ctx = markets.get(index).ok_or(RiskError::UnknownMarket)?;
-        let mut exempt_size = 0i128;
-        for account in exempt {
-            let size = account
-                .size(share.market)
-                .checked_abs()
-                .ok_or_else(overflow)?;
-            exempt_size = exempt_size.checked_add(size).ok_or_else(overflow)?;
-        }
-        let paying = sub(ctx.state.open_size()?, exempt_size)?;
-        if paying <= 0 {
-            continue;
-        }
-        let value_per_index_unit =
-            ctx.config
-                .decimals
-                .quote_value(paying, Fixed::ONE, Rounding::Floor)?;
-        if value_per_index_unit > 0 {
-            out.push(Payer {
-                index,
-                weight: share.weight,
-                value_per_index_unit,
-            });
+) -> RiskResult<i128> {
+    let mut total = 0i128;
+    for share in shares {
+        if paying_value(markets, share, exempt)?.is_some() {
+            total = total.checked_add(share.weight).ok_or_else(overflow)?;
         }
     }
-    Ok(out)
+    Ok(total)
 }
 
 /// Covers `deficit` (quote base units, > 0): the insurance fund first, the rest shared over
 /// `shares` pro rata to their weights, paid by all positions but the exempt accounts' (see the
 /// module docs). The exempt accounts' positions in the paying markets are settled first and
-/// then skip the loss.
+/// then skip the loss. Each market's part is the difference of the cumulative shares rounded
+/// down, so the parts add up to the loss exactly.
 pub fn cover_deficit(
     markets: &mut [MarketCtx],
     shares: &[Share],
@@ -92,58 +96,43 @@ pub fn cover_deficit(
     let from_insurance = deficit.min((*insurance_fund).max(0));
     let socialized = sub(deficit, from_insurance)?;
     if socialized > 0 {
-        let mut exempt_count = exempt.len();
-        let mut paying = payers(markets, shares, exempt)?;
-        if paying.is_empty() && exempt_count > 1 {
-            exempt_count = 1;
-            paying = payers(markets, shares, exempt.get(..1).unwrap_or_default())?;
+        let mut count = exempt.len();
+        let mut total = paying_weight(markets, shares, exempt)?;
+        if total == 0 {
+            count = count.min(1);
+            total = paying_weight(markets, shares, exempt.get(..count).unwrap_or_default())?;
         }
-        if paying.is_empty() {
+        if total == 0 {
             return Err(RiskError::DeficitUnresolved);
         }
-        let total_weight = paying
-            .iter()
-            .try_fold(0i128, |t, p| t.checked_add(p.weight))
-            .ok_or_else(overflow)?;
-        let mut parts = Vec::with_capacity(paying.len());
-        for p in &paying {
-            parts.push(mul_div_i128(
-                socialized,
-                p.weight,
-                total_weight,
-                Rounding::Floor,
-            )?);
-        }
-        let assigned = parts
-            .iter()
-            .try_fold(0i128, |t, x| t.checked_add(*x))
-            .ok_or_else(overflow)?;
-        if let Some(first) = parts.first_mut() {
-            *first = first
-                .checked_add(sub(socialized, assigned)?)
-                .ok_or_else(overflow)?;
-        }
-        for (p, part) in paying.iter().zip(parts) {
-            let ctx = markets
-                .get(p.index)
-                .ok_or(RiskError::UnknownMarket)?
-                .clone();
-            let market = markets.get_mut(p.index).ok_or(RiskError::UnknownMarket)?;
-            for account in exempt.iter_mut().take(exempt_count) {
-                settle(account, &ctx, &mut market.state)?;
+        let (mut cumulative, mut assigned) = (0i128, 0i128);
+        for share in shares {
+            let payers = exempt.get(..count).unwrap_or_default();
+            let Some((index, value)) = paying_value(markets, share, payers)? else {
+                continue;
+            };
+            cumulative = cumulative.checked_add(share.weight).ok_or_else(overflow)?;
+            let upto = mul_div_i128(socialized, cumulative, total, Rounding::Floor)?;
+            let part = sub(upto, assigned)?;
+            assigned = upto;
+            let market = markets.get_mut(index).ok_or(RiskError::UnknownMarket)?;
+            let mut state = market.state.clone();
+            for account in exempt.iter_mut().take(count) {
+                settle(account, market, &mut state)?;
             }
-            let per_unit = Fixed::from_ratio_rounded(part, p.value_per_index_unit, Rounding::Ceil)?;
-            market.state.social_loss_index =
-                market.state.social_loss_index.checked_add(per_unit)?;
-            market.state.settlement_pool = sub(market.state.settlement_pool, part)?;
-            let index = market.state.social_loss_index;
-            for account in exempt.iter_mut().take(exempt_count) {
-                if let Some((_, position)) =
-                    account.positions.iter_mut().find(|(id, _)| *id == ctx.id)
+            let per_unit = Fixed::from_ratio_rounded(part, value, Rounding::Ceil)?;
+            state.social_loss_index = state.social_loss_index.checked_add(per_unit)?;
+            state.settlement_pool = sub(state.settlement_pool, part)?;
+            for account in exempt.iter_mut().take(count) {
+                if let Some((_, p)) = account
+                    .positions
+                    .iter_mut()
+                    .find(|(id, _)| *id == share.market)
                 {
-                    position.social_snapshot = index;
+                    p.social_snapshot = state.social_loss_index;
                 }
             }
+            market.state = state;
         }
     }
     *insurance_fund = sub(*insurance_fund, from_insurance)?;
