@@ -29,7 +29,7 @@ if [[ ! -f "$data" ]]; then
     exit 1
 fi
 cargo build -q --release -p ballast-sim
-sim=target/release/ballast-sim
+sim="${CARGO_TARGET_DIR:-target}/release/ballast-sim"
 mode=${1:-crashes}
 shift || true
 
