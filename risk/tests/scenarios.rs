@@ -308,7 +308,8 @@ fn a_venue_cannot_drain_an_account_through_fees_or_bad_prices() {
         Err(RiskError::FeeTooLarge)
     );
     assert_eq!(l, before);
-    // An underwater account may cut risk, but not at a price that leaves it worse off.
+    // An account below maintenance (equity still positive) may cut risk, but not at a price
+    // that leaves its maintenance surplus lower.
     set_price(&mut l, Fixed::from_int(18_200), 60_000); // equity 10,000 - 900 = 9,100 > maintenance
     let mut deep = ledger(20_000);
     deep.deposit(TRADER, 1_000 * USD).unwrap();
@@ -341,4 +342,22 @@ fn a_venue_cannot_drain_an_account_through_fees_or_bad_prices() {
     deep.fill(TRADER, LP, FEES, &sell(ONE_BTC / 10, "19400"))
         .unwrap();
     assert!(deep.conserved());
+    // Underwater (equity below zero), the below-oracle sell that the surplus rule alone would
+    // let through (it releases more maintenance than it costs) is refused: it would hand the
+    // account's loss to its counterparty.
+    set_price(&mut deep, Fixed::from_int(18_900), 120_000);
+    let underwater = account_health(
+        &deep.accounts[&TRADER],
+        &deep.markets,
+        HealthKind::Maintenance,
+        None,
+    )
+    .unwrap();
+    assert!(underwater.equity < 0, "{underwater:?}");
+    let snapshot = deep.clone();
+    assert_eq!(
+        deep.fill(TRADER, LP, FEES, &sell(ONE_BTC / 10, "18600")),
+        Err(RiskError::NegativeEquity)
+    );
+    assert_eq!(deep, snapshot);
 }
