@@ -446,7 +446,9 @@ mod engine {
         #[ink(message)]
         pub fn halt_all(&mut self) -> Result<()> {
             self.only_guardian_or_owner()?;
-            if self.halted_until_ms != HALT_CONFIRMED {
+            // A running halt is not extended (nor a confirmed one shortened): calling again
+            // cannot keep an unconfirmed halt alive past its expiry.
+            if !self.halted() {
                 self.halted_until_ms = self
                     .env()
                     .block_timestamp()

@@ -2,13 +2,12 @@
 //! their social-loss indices (both sides of every other position pay per unit of |size|,
 //! rounded up, into the settlement pool that advanced the loss).
 //!
-//! Who pays: every position in the markets the loss is shared in except those of the exempt
-//! accounts (the bankrupt account itself, and the liquidator that takes it over, who must not
-//! pay for doing so). A market in which nobody else holds a position takes no share: its part
-//! passes to the other markets. Only if no other position exists in any of them does the
-//! liquidator's exemption lapse (it is then the bankrupt account's only counterparty, whose
-//! gain is the loss); if even that leaves nobody, the deficit is unresolvable and the operation
-//! is refused, so no deficit is ever left in a pool with nobody to pay it.
+//! Who pays: every position in the markets the loss is shared in except the bankrupt account's
+//! own. A liquidator pays like any other holder for what it held before; what it takes over in
+//! the call is taken at the index after the loss (so it pays nothing for closing the account). A
+//! market in which nobody else holds a position takes no share: its part passes to the other
+//! markets; if nobody else holds a position in any of them, the deficit is unresolvable and the
+//! operation is refused, so no deficit is ever left in a pool with nobody to pay it.
 //!
 //! Callers pass working copies of markets and accounts: on `Err` they discard them.
 
@@ -32,27 +31,23 @@ pub struct Share {
 }
 
 /// The quote value (base units) of one unit of social-loss index over the positions of
-/// `share`'s market that pay (all but the exempt accounts'), or `None` when nobody there pays.
+/// `share`'s market that pay (all but the bankrupt account's), with the market's index in
+/// `markets`, or `None` when nobody there pays.
 fn paying_value(
     markets: &[MarketCtx],
     share: &Share,
-    exempt: &[&mut Account],
+    bankrupt: &Account,
 ) -> RiskResult<Option<(usize, i128)>> {
     if share.weight <= 0 {
         return Ok(None);
     }
     let index = index_of(markets, share.market)?;
     let ctx = markets.get(index).ok_or(RiskError::UnknownMarket)?;
-    let mut paying = ctx.state.open_size()?;
-    for account in exempt {
-        paying = sub(
-            paying,
-            account
-                .size(share.market)
-                .checked_abs()
-                .ok_or_else(overflow)?,
-        )?;
-    }
+    let own = bankrupt
+        .size(share.market)
+        .checked_abs()
+        .ok_or_else(overflow)?;
+    let paying = sub(ctx.state.open_size()?, own)?;
     if paying <= 0 {
         return Ok(None);
     }
@@ -63,30 +58,15 @@ fn paying_value(
     Ok((value > 0).then_some((index, value)))
 }
 
-/// Sum of the weights of the shares whose market has positions that pay.
-fn paying_weight(
-    markets: &[MarketCtx],
-    shares: &[Share],
-    exempt: &[&mut Account],
-) -> RiskResult<i128> {
-    let mut total = 0i128;
-    for share in shares {
-        if paying_value(markets, share, exempt)?.is_some() {
-            total = total.checked_add(share.weight).ok_or_else(overflow)?;
-        }
-    }
-    Ok(total)
-}
-
 /// Covers `deficit` (quote base units, > 0): the insurance fund first, the rest shared over
-/// `shares` pro rata to their weights, paid by all positions but the exempt accounts' (see the
-/// module docs). The exempt accounts' positions in the paying markets are settled first and
-/// then skip the loss. Each market's part is the difference of the cumulative shares rounded
-/// down, so the parts add up to the loss exactly.
+/// `shares` pro rata to their weights, paid by all positions but the bankrupt account's own (see
+/// the module docs), whose positions in the paying markets are settled first and then skip the
+/// loss. Each market's part is the difference of the cumulative shares rounded down, so the
+/// parts add up to the loss exactly.
 pub fn cover_deficit(
     markets: &mut [MarketCtx],
     shares: &[Share],
-    exempt: &mut [&mut Account],
+    bankrupt: &mut Account,
     deficit: i128,
     insurance_fund: &mut i128,
 ) -> RiskResult<BankruptcyOutcome> {
@@ -96,19 +76,18 @@ pub fn cover_deficit(
     let from_insurance = deficit.min((*insurance_fund).max(0));
     let socialized = sub(deficit, from_insurance)?;
     if socialized > 0 {
-        let mut count = exempt.len();
-        let mut total = paying_weight(markets, shares, exempt)?;
-        if total == 0 {
-            count = count.min(1);
-            total = paying_weight(markets, shares, exempt.get(..count).unwrap_or_default())?;
+        let mut total = 0i128;
+        for share in shares {
+            if paying_value(markets, share, bankrupt)?.is_some() {
+                total = total.checked_add(share.weight).ok_or_else(overflow)?;
+            }
         }
         if total == 0 {
             return Err(RiskError::DeficitUnresolved);
         }
         let (mut cumulative, mut assigned) = (0i128, 0i128);
         for share in shares {
-            let payers = exempt.get(..count).unwrap_or_default();
-            let Some((index, value)) = paying_value(markets, share, payers)? else {
+            let Some((index, value)) = paying_value(markets, share, bankrupt)? else {
                 continue;
             };
             cumulative = cumulative.checked_add(share.weight).ok_or_else(overflow)?;
@@ -117,20 +96,16 @@ pub fn cover_deficit(
             assigned = upto;
             let market = markets.get_mut(index).ok_or(RiskError::UnknownMarket)?;
             let mut state = market.state.clone();
-            for account in exempt.iter_mut().take(count) {
-                settle(account, market, &mut state)?;
-            }
+            settle(bankrupt, market, &mut state)?;
             let per_unit = Fixed::from_ratio_rounded(part, value, Rounding::Ceil)?;
             state.social_loss_index = state.social_loss_index.checked_add(per_unit)?;
             state.settlement_pool = sub(state.settlement_pool, part)?;
-            for account in exempt.iter_mut().take(count) {
-                if let Some((_, p)) = account
-                    .positions
-                    .iter_mut()
-                    .find(|(id, _)| *id == share.market)
-                {
-                    p.social_snapshot = state.social_loss_index;
-                }
+            if let Some((_, p)) = bankrupt
+                .positions
+                .iter_mut()
+                .find(|(id, _)| *id == share.market)
+            {
+                p.social_snapshot = state.social_loss_index;
             }
             market.state = state;
         }
@@ -173,7 +148,7 @@ pub fn resolve_bankruptcy(
     let mut a = account.clone();
     let mut work = markets.to_vec();
     let mut fund = *insurance_fund;
-    let outcome = cover_deficit(&mut work, &shares, &mut [&mut a], deficit, &mut fund)?;
+    let outcome = cover_deficit(&mut work, &shares, &mut a, deficit, &mut fund)?;
     a.collateral = 0;
     *account = a;
     markets.clone_from_slice(&work);

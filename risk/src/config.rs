@@ -89,9 +89,6 @@ pub struct BreakerParams {
     /// A market whose last price aggregate is older than this (and no longer valid for
     /// liquidation) may be put into settlement by anyone, ms.
     pub settle_after_ms: u64,
-    /// After settlement, positions that gain at the settlement price wait this long before
-    /// they close, while losing positions close (and pay in) at once, ms.
-    pub settlement_grace_ms: u64,
 }
 
 /// Liquidation, penalty and throttle.
@@ -317,7 +314,6 @@ impl MarketConfig {
                 calm_move: ratio(4, 100),
                 pause_expiry_ms: MS_PER_HOUR.saturating_mul(24),
                 settle_after_ms: MS_PER_HOUR.saturating_mul(12),
-                settlement_grace_ms: MS_PER_HOUR,
             },
             liquidation: LiquidationParams {
                 // Half of the position the liquidation started from: restoring liquidation-end

@@ -68,9 +68,9 @@ pub enum RiskError {
     MarketSettled,
     /// The market is not in settlement, or the conditions to settle it do not hold.
     NotSettled,
-    /// A position that gains at the settlement price waits until the settlement's grace period
-    /// is over, so that losing positions pay in (and their deficits are shared) first.
-    SettlementGrace,
+    /// A position that gains at the settlement price waits until losing positions have paid in
+    /// enough for its gain (see `ballast_risk::settlement`).
+    SettlementPending,
 }
 
 /// The configuration rule a rejected [`crate::MarketConfig`] breaks.

@@ -9,7 +9,8 @@
 //!    penalty), at most `chunk_fraction` of the position's size when its liquidation began
 //!    (`Position::liquidation_base`), so one liquidation takes at most `1 / chunk_fraction`
 //!    calls while unthrottled; the rest of the position too if what would remain is below
-//!    `min_position_notional`.
+//!    `min_position_notional`. A bankrupt account's position in M closes whole, so a bankrupt
+//!    account takes one call per market it holds.
 //! 3. Throttle: at most `throttle_notional` per window in M (where depth is reported:
 //!    `throttle_depth_multiple` times the depth, see [`throttle_notional`]), except for a
 //!    bankrupt account (equity <= 0), which may always be closed so that its loss stops growing.
@@ -18,12 +19,18 @@
 //! 5. Penalty: `penalty_fraction` of the closed notional, capped at `released * equity /
 //!    requirement` (maintenance terms), so the health ratio equity/requirement never falls;
 //!    split `liquidator_share` to the liquidator, the rest to the insurance fund.
-//! 6. A bankrupt account pays no penalty. Before its chunk is closed its whole deficit (minus
-//!    equity) is covered ([`crate::bankruptcy::cover_deficit`]): the insurance fund first, the
-//!    rest shared over every market A holds, pro rata to A's notional there, paid by all
-//!    positions but A's and the liquidator's. The liquidator earns a keeper reward from the
-//!    insurance fund (`bankrupt_reward_fraction` of the notional, at most
-//!    `bankrupt_reward_max`, at most what the fund holds).
+//! 6. A bankrupt account pays no penalty. Before its position in M closes, M's part of its
+//!    deficit is covered ([`crate::bankruptcy::cover_deficit`]): the deficit pro rata to A's
+//!    notional in M among all its markets (all of it in A's last market), from the insurance
+//!    fund first, the rest as a social loss in M (so that over A's calls the loss is shared pro
+//!    rata to A's notional per market; if nobody else holds M, over A's other markets), paid by
+//!    all positions but A's (the liquidator takes its chunk at the index after the loss, so it
+//!    pays nothing for closing A). Only the realized deficit is covered: collateral plus
+//!    perp value, never an options book's mark, which stays a liability on the books. Covering
+//!    only what closes leaves A no covered loss to gamble with. The liquidator earns a keeper
+//!    reward from the insurance fund when a realized deficit is covered
+//!    (`bankrupt_reward_fraction` of the notional, at most `bankrupt_reward_max`, at most what
+//!    the fund holds).
 
 extern crate alloc;
 use alloc::vec::Vec;
@@ -94,15 +101,17 @@ pub fn liquidate(
     let mut work: Vec<MarketCtx> = markets.to_vec();
     let (mut a, mut l) = (liquidatee.clone(), liquidator.clone());
     let mut fund = *insurance_fund;
-    let bankruptcy = if before.equity < 0 {
+    // The realized deficit: minus the equity without the options book's (negative) mark.
+    let book_mark = a
+        .options
+        .as_ref()
+        .map_or(0, crate::greeks::equity_contribution);
+    let deficit = sub(book_mark, before.equity)?;
+    let bankruptcy = if bankrupt && deficit > 0 {
         // The deficit is only as real as the prices it is measured at.
         crate::ops::require_priced(liquidatee, markets)?;
         Some(cover_bankrupt(
-            &mut work,
-            &mut a,
-            &mut l,
-            before.equity,
-            &mut fund,
+            &mut work, &mut a, market, deficit, &mut fund,
         )?)
     } else {
         None
@@ -141,7 +150,7 @@ pub fn liquidate(
         .chunk_fraction
         .mul_amount(base, Rounding::Ceil)?
         .clamp(1, abs_size);
-    let mut closed = chunk;
+    let mut closed = if bankrupt { abs_size } else { chunk };
     if !bankrupt && surplus_after(1)? >= 0 {
         closed = 1;
     } else if !bankrupt && surplus_after(chunk)? >= 0 {
@@ -196,9 +205,12 @@ pub fn liquidate(
     // Penalty, capped so that the maintenance health ratio cannot fall; a bankrupt account
     // pays none and its liquidator is rewarded from the insurance fund instead.
     let (penalty, to_liquidator, to_insurance) = if bankrupt {
+        // Rewarded only for closing a realized deficit: an account underwater through an
+        // options mark alone (perp equity positive) earns its keeper nothing from the fund.
+        let rewarded = if bankruptcy.is_some() { notional } else { 0 };
         let reward = params
             .bankrupt_reward_fraction
-            .mul_amount(notional, Rounding::Floor)?
+            .mul_amount(rewarded, Rounding::Floor)?
             .min(params.bankrupt_reward_max)
             .min(fund)
             .max(0);
@@ -234,6 +246,9 @@ pub fn liquidate(
     if let Some(target) = work.get_mut(index) {
         target.state = state;
     }
+    if liquidator_grows {
+        crate::ops::require_priced(&l, &work)?;
+    }
     if account_health(
         &l,
         &work,
@@ -245,17 +260,9 @@ pub fn liquidate(
     {
         return Err(RiskError::InsufficientMargin);
     }
-    // Closing at the oracle price in A's favour cannot open a new deficit once the old one is
-    // covered; should rounding or an options book ever leave one, it is covered here too.
-    let trailing = if a.is_flat() && a.collateral < 0 {
-        let deficit = a.collateral.checked_neg().ok_or_else(overflow)?;
-        let share = [Share { market, weight: 1 }];
-        let outcome = cover_deficit(&mut work, &share, &mut [&mut a, &mut l], deficit, &mut fund)?;
-        a.collateral = 0;
-        Some(outcome)
-    } else {
-        None
-    };
+    // No flat deficit can remain: a bankrupt account's last market covers all that is left of
+    // its deficit before closing at the oracle price in its favour, and a solvent account's
+    // penalty is capped below its equity (the sequence harness checks it after every call).
     let maintenance_after = account_health(&a, &work, HealthKind::Maintenance, None)?.surplus()?;
     if a.positions.is_empty() || maintenance_after >= 0 {
         a.clear_liquidation();
@@ -274,20 +281,20 @@ pub fn liquidate(
         to_insurance,
         bankrupt,
         liquidation_end_surplus,
-        bankruptcy: merge(bankruptcy, trailing)?,
+        bankruptcy,
     })
 }
 
-/// Covers a bankrupt account's deficit (minus its equity, on working copies) over the markets
-/// it holds, pro rata to its notional in each, exempting it and the liquidator.
+/// Covers `market`'s part of a bankrupt account's realized `deficit` (on working copies): the
+/// deficit pro rata to the account's notional in `market` among all its markets, shared over
+/// those markets pro rata to the same notionals.
 fn cover_bankrupt(
     work: &mut [MarketCtx],
     a: &mut Account,
-    l: &mut Account,
-    equity: i128,
+    market: MarketId,
+    deficit: i128,
     fund: &mut i128,
 ) -> RiskResult<BankruptcyOutcome> {
-    let deficit = equity.checked_neg().ok_or_else(overflow)?;
     let mut shares = Vec::with_capacity(a.positions.len());
     for (id, p) in &a.positions {
         let ctx = crate::health::find(work, *id)?;
@@ -301,22 +308,24 @@ fn cover_bankrupt(
             weight,
         });
     }
-    let outcome = cover_deficit(work, &shares, &mut [&mut *a, &mut *l], deficit, fund)?;
-    a.collateral = add(a.collateral, deficit)?;
+    let total = shares
+        .iter()
+        .try_fold(0i128, |t, s| t.checked_add(s.weight))
+        .ok_or_else(overflow)?;
+    let here = shares
+        .iter()
+        .find(|s| s.market == market)
+        .map_or(0, |s| s.weight);
+    let part =
+        ballast_math::mul_div_i128(deficit, here, total.max(1), Rounding::Ceil)?.min(deficit);
+    // The part goes to the market it belongs to; only if nobody else holds a position there
+    // does it pass to the account's other markets, pro rata.
+    // (`cover_deficit` refuses `DeficitUnresolved` before it writes anything.)
+    let own = [Share { market, weight: 1 }];
+    let outcome = match cover_deficit(work, &own, a, part, fund) {
+        Err(RiskError::DeficitUnresolved) => cover_deficit(work, &shares, a, part, fund)?,
+        other => other?,
+    };
+    a.collateral = add(a.collateral, part)?;
     Ok(outcome)
-}
-
-fn merge(
-    first: Option<BankruptcyOutcome>,
-    second: Option<BankruptcyOutcome>,
-) -> RiskResult<Option<BankruptcyOutcome>> {
-    Ok(match (first, second) {
-        (Some(x), Some(y)) => Some(BankruptcyOutcome {
-            deficit: add(x.deficit, y.deficit)?,
-            from_insurance: add(x.from_insurance, y.from_insurance)?,
-            socialized: add(x.socialized, y.socialized)?,
-        }),
-        (x, None) => x,
-        (None, y) => y,
-    })
 }

@@ -499,7 +499,7 @@ fn cover_flat(
     }
     let deficit = account.collateral.checked_neg().ok_or_else(overflow)?;
     let share = [crate::bankruptcy::Share { market, weight: 1 }];
-    let outcome = crate::bankruptcy::cover_deficit(work, &share, &mut [account], deficit, fund)?;
+    let outcome = crate::bankruptcy::cover_deficit(work, &share, account, deficit, fund)?;
     account.collateral = 0;
     Ok(Some(outcome))
 }
@@ -678,7 +678,9 @@ fn options_report(
         }
     }
     match ctx.state.breaker.state {
-        BreakerState::Settled => return Err(RiskError::MarketSettled),
+        // A settled market takes reports that do not grow the book (the venue emptying it once
+        // it has settled the options), so that the account is not locked.
+        BreakerState::Settled => {}
         BreakerState::Paused => return Err(RiskError::MarketHalted),
         _ if !ctx.prices.liquidation_valid => return Err(RiskError::MarketHalted),
         _ => {}

@@ -3,18 +3,20 @@
 //! - **Entering.** Anyone may settle a market whose last price aggregate is older than
 //!   `breaker.settle_after_ms` and whose price is no longer valid even for liquidation; the
 //!   owner may settle (delist) any market. Settlement is final (`BreakerState::Settled`).
-//! - **Price.** The oracle's time-weighted average as of its last aggregate (window
+//! - **Price.** For a dead oracle, its time-weighted average as of its last aggregate (window
 //!   `twap_window_ms`), not the last price: the last reports before an outage are the easiest to
 //!   bend (a feeder that reports a wild price and then goes silent), and an average over the
-//!   window costs an attacker the whole window instead of one report.
+//!   window costs an attacker the whole window instead of one report. A market delisted while
+//!   its price is valid settles at that price, as a close at the oracle would.
 //! - **Closing.** Anyone may close any position of a settled market at that price
 //!   ([`close_settled`]); value moves between the position and the market's settlement pool,
-//!   so the books stay conserved. A position that *loses* at the settlement price closes at
-//!   once; one that *gains* waits `settlement_grace_ms`, so that losers pay in first and a
-//!   loser's deficit is covered (insurance fund, then a social loss over the positions still
-//!   open in the market, winners included) while the winners are still there to share it. A
-//!   deficit that nobody is left to share refuses the close (`DeficitUnresolved`) rather than
-//!   leave a hole; closing losers within the grace period avoids that.
+//!   so the books stay conserved. A position that *loses* closes at once. One that *gains* is
+//!   paid only out of what has been paid in: the realized P&L of the closed positions plus its
+//!   gain may not exceed the settlement pool at settlement (payments in flight that the open
+//!   positions are owed); otherwise it waits (`SettlementPending`). Since the market's P&L sums
+//!   to that pool, every gain gets paid once the losers have closed, and a losing position can
+//!   never be the last one open: a loser's deficit (insurance fund first, then a social loss
+//!   over the positions still open) always has gaining positions left to share it.
 //! - In a settled market a position's value is fixed: it carries no requirement, and no fill,
 //!   liquidation, funding or options report is accepted. Withdrawals wait for the account's
 //!   settled positions to be closed.
@@ -62,18 +64,30 @@ pub fn settle_market(
             return Err(RiskError::NotSettled);
         }
     }
-    if !last.twap.is_positive() && ctx.state.open_interest > 0 {
+    if !price_for(ctx, last).is_positive() && ctx.state.open_interest > 0 {
         return Err(RiskError::InvalidAmount);
     }
+    let price = price_for(ctx, last);
     let settlement = Settlement {
-        price: last.twap,
+        price,
         at_ms: ctx.now_ms,
         open_longs: ctx.state.open_interest,
         open_shorts: ctx.state.open_interest,
+        realized_pnl: 0,
+        pool_at_settlement: ctx.state.settlement_pool,
     };
     ctx.state.settlement = Some(settlement);
     let transition = ctx.state.breaker.settle(ctx.now_ms);
     Ok((settlement, transition))
+}
+
+/// The settlement price: the oracle while it is valid, else its last time-weighted average.
+fn price_for(ctx: &MarketCtx, last: LastPrice) -> Fixed {
+    if ctx.prices.liquidation_valid {
+        ctx.prices.oracle
+    } else {
+        last.twap
+    }
 }
 
 /// What closing a settled position did.
@@ -116,17 +130,16 @@ pub fn close_settled(
         .map(|(_, p)| p)
         .ok_or(RiskError::NoPosition)?;
     let pnl = add(position.quote, value)?;
-    let grace_end = settlement
-        .at_ms
-        .saturating_add(ctx.config.breaker.settlement_grace_ms);
-    if pnl > 0 && ctx.now_ms < grace_end {
-        return Err(RiskError::SettlementGrace);
+    let realized = add(settlement.realized_pnl, pnl)?;
+    if pnl > 0 && realized > settlement.pool_at_settlement {
+        return Err(RiskError::SettlementPending);
     }
     position.quote = pnl;
     position.size = 0;
     state.settlement_pool = sub(state.settlement_pool, value)?;
     state.open_interest = sub(state.open_interest, long_part(size))?;
     let mut open = settlement;
+    open.realized_pnl = realized;
     if size > 0 {
         open.open_longs = sub(open.open_longs, size)?;
     } else {
@@ -141,7 +154,7 @@ pub fn close_settled(
     let bankruptcy = if a.is_flat() && a.collateral < 0 {
         let deficit = a.collateral.checked_neg().ok_or_else(overflow)?;
         let share = [Share { market, weight: 1 }];
-        let outcome = cover_deficit(&mut work, &share, &mut [&mut a], deficit, &mut fund)?;
+        let outcome = cover_deficit(&mut work, &share, &mut a, deficit, &mut fund)?;
         a.collateral = 0;
         Some(outcome)
     } else {

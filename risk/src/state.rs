@@ -106,8 +106,8 @@ pub struct MarketState {
 /// A market's settlement: every position closes at `price`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub struct Settlement {
-    /// Settlement price, quote per base: the oracle's time-weighted average as of its last
-    /// valid aggregate.
+    /// Settlement price, quote per base: the oracle while valid, else its time-weighted average
+    /// as of its last aggregate.
     pub price: Fixed,
     /// When the market entered settlement, ms.
     pub at_ms: u64,
@@ -115,6 +115,11 @@ pub struct Settlement {
     pub open_longs: i128,
     /// Short size (base units, as a positive number) not closed yet.
     pub open_shorts: i128,
+    /// Realized P&L of the positions closed so far, quote base units.
+    pub realized_pnl: i128,
+    /// The settlement pool when the market settled: what the open positions were owed in
+    /// flight, the most the closed positions may take out on balance.
+    pub pool_at_settlement: i128,
 }
 
 ballast_math::impl_leaf_layout!(Position, Account, MarketState, Settlement);

@@ -164,35 +164,27 @@ fn bankruptcy_uses_the_insurance_fund_then_socializes_the_rest() {
     l.fill(TRADER, LP, FEES, &buy(ONE_BTC, 20_000)).unwrap();
     l.insurance_fund = 300 * USD;
     l.net_deposits += 300 * USD;
-    // Gap down to 18,000: equity 1,000 - 2,000 = -1,000 USD. Bankrupt: the first call covers
-    // the whole deficit before closing its chunk (half of the position), no penalty, and the
-    // throttle does not apply; the second call closes the rest at zero equity.
+    // Gap down to 18,000: equity 1,000 - 2,000 = -1,000 USD. Bankrupt: one call covers the
+    // whole deficit and closes the whole position, no penalty, and the throttle does not apply.
     set_price(&mut l, Fixed::from_int(18_000), 60_000);
-    let mut outcomes = vec![];
-    while !l.accounts[&TRADER].positions.is_empty() {
-        outcomes.push(l.liquidate(TRADER, KEEPER, BTC).unwrap());
-        assert!(l.conserved());
-    }
-    assert_eq!(
-        outcomes.len(),
-        2,
-        "two chunks of half the original position"
+    let outcomes = [l.liquidate(TRADER, KEEPER, BTC).unwrap()];
+    assert!(l.conserved());
+    assert!(
+        l.accounts[&TRADER].positions.is_empty(),
+        "closed in one call"
     );
     assert!(outcomes.iter().all(|o| o.bankrupt && o.penalty == 0));
-    assert_eq!(outcomes[0].closed_size, ONE_BTC / 2);
-    let resolved = outcomes[0]
-        .bankruptcy
-        .expect("the first call covers the deficit");
+    assert_eq!(outcomes[0].closed_size, ONE_BTC);
+    let resolved = outcomes[0].bankruptcy.expect("the call covers the deficit");
     assert_eq!(resolved.deficit, 1_000 * USD);
     assert_eq!(resolved.from_insurance, 300 * USD);
     assert_eq!(resolved.socialized, 700 * USD);
-    assert_eq!(outcomes[1].bankruptcy, None, "nothing left to cover");
     // The fund is empty: no keeper reward.
     assert!(outcomes.iter().all(|o| o.to_liquidator == 0));
     assert_eq!(l.insurance_fund, 0);
     assert_eq!(l.accounts[&TRADER].collateral, 0);
-    // The keeper that took the position over is exempt: the LP's short (the only other
-    // position) carries the whole 700 USD (rounded up), into the settlement pool.
+    // The keeper takes the position over at the index after the loss, so it pays nothing for
+    // it: the LP's short (the only other position) carries the whole 700 USD (rounded up).
     let m = &l.markets[0];
     let lp = l.accounts[&LP].positions[0].1;
     let keeper = l.accounts[&KEEPER].positions[0].1;
@@ -214,24 +206,19 @@ fn a_keeper_closing_a_bankrupt_account_is_rewarded_from_the_insurance_fund() {
     set_price(&mut l, Fixed::from_int(18_000), 60_000);
     let keeper_before = l.accounts[&KEEPER].collateral;
     let first = l.liquidate(TRADER, KEEPER, BTC).unwrap();
-    // Deficit 1,000 from the fund, then 0.25% of the 9,000 USD closed: 22.5 USD (0.25% is not
+    // Deficit 1,000 from the fund, then 0.25% of the 18,000 USD closed: 45 USD (0.25% is not
     // exact in binary and rounds down, against the keeper: one base unit allowed).
-    let reward = 22_499_999..=22_500_000;
     assert_eq!(first.bankruptcy.unwrap().from_insurance, 1_000 * USD);
     assert!(
-        reward.contains(&first.to_liquidator),
+        (44_999_999..=45_000_000).contains(&first.to_liquidator),
         "{}",
         first.to_liquidator
     );
-    let second = l.liquidate(TRADER, KEEPER, BTC).unwrap();
-    assert!(
-        reward.contains(&second.to_liquidator),
-        "{}",
-        second.to_liquidator
+    assert_eq!(
+        l.accounts[&KEEPER].collateral,
+        keeper_before + first.to_liquidator
     );
-    let paid = first.to_liquidator + second.to_liquidator;
-    assert_eq!(l.accounts[&KEEPER].collateral, keeper_before + paid);
-    assert_eq!(l.insurance_fund, 300 * USD - paid);
+    assert_eq!(l.insurance_fund, 300 * USD - first.to_liquidator);
     assert!(l.conserved());
 }
 

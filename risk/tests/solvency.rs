@@ -140,7 +140,7 @@ fn a_close_whose_deficit_nobody_can_cover_is_refused_and_liquidation_resolves_it
         l.liquidate(TRADER, KEEPER, BTC).unwrap();
         calls += 1;
     }
-    assert_eq!(calls, 2);
+    assert_eq!(calls, 1, "a bankrupt account closes whole");
     assert!(l.accounts[&TRADER].collateral >= 0);
     assert!(l.conserved());
 }
@@ -269,37 +269,145 @@ fn a_cross_margin_bankruptcy_is_shared_over_the_markets_held_pro_rata() {
         )
     };
     let (btc_before, eth_before) = pools(&l);
-    let o = l.liquidate(TRADER, KEEPER, BTC).unwrap();
-    let covered = o.bankruptcy.unwrap();
-    assert_eq!(covered.socialized, 1_500 * USD);
-    // Pro rata to the trader's notional: 18,000 BTC and 13,500 ETH of 31,500.
-    let (btc_after, eth_after) = pools(&l);
-    assert_eq!(
-        btc_before - btc_after,
-        857_142_857,
-        "BTC share, rounded down"
+    // The BTC call covers BTC's part of the deficit (18,000 of 31,500 of notional) and closes
+    // the BTC position; the ETH call covers the rest. Each part is shared over both markets.
+    let first = l.liquidate(TRADER, KEEPER, BTC).unwrap();
+    assert_eq!(first.bankruptcy.unwrap().socialized, 857_142_858);
+    let second = l.liquidate(TRADER, KEEPER, ETH).unwrap();
+    let covered = first.bankruptcy.unwrap().deficit + second.bankruptcy.unwrap().deficit;
+    assert!(
+        (1_500 * USD..=1_500 * USD + 1).contains(&covered),
+        "{covered}"
     );
-    // Cumulative shares rounded down: the last market takes the rounding remainder.
-    assert_eq!(eth_before - eth_after, 642_857_143);
-    // The keeper pays none of it; the thin market did not have to absorb the whole loss.
-    let keeper = l.accounts[&KEEPER].positions[0].1;
-    assert_eq!(keeper.pending_payment(&l.markets[0]).unwrap(), 0);
+    assert!(l.accounts[&TRADER].positions.is_empty());
+    // In all, pro rata to the trader's notional: 18,000 BTC and 13,500 ETH of 31,500.
+    let (btc_after, eth_after) = pools(&l);
+    let (btc, eth) = (btc_before - btc_after, eth_before - eth_after);
+    assert!((857_142_855..=857_142_860).contains(&btc), "{btc}");
+    assert!((642_857_140..=642_857_145).contains(&eth), "{eth}");
+    assert_eq!(btc + eth, covered);
+    // The keeper took its positions over at the index after the loss: it owes nothing.
+    let keeper = &l.accounts[&KEEPER];
+    for (i, m) in [BTC, ETH].iter().enumerate() {
+        let owed = keeper
+            .position(*m)
+            .unwrap()
+            .pending_payment(&l.markets[i])
+            .unwrap();
+        assert_eq!(owed, 0);
+    }
     assert!(l.conserved());
 }
 
 #[test]
-fn a_market_where_nobody_else_holds_passes_its_share_on() {
-    // ETH held against the keeper itself: once the keeper is exempt nobody in ETH can pay.
+fn a_liquidator_pays_its_share_for_what_it_held_before() {
+    // ETH held against the keeper (short 10 ETH at 1,500), who then liquidates the trader:
+    // for what it held before it pays its share of the loss like any holder (review finding
+    // F5: the exemption once covered a liquidator's existing positions, so a large holder could
+    // dodge its share by liquidating); for what it takes over it pays nothing.
     let mut l = two_markets(KEEPER);
-    let eth_pool = l.markets[1].state.settlement_pool;
-    let btc_pool = l.markets[0].state.settlement_pool;
     l.liquidate(TRADER, KEEPER, BTC).unwrap();
-    assert_eq!(
-        l.markets[1].state.settlement_pool, eth_pool,
-        "no hole left in ETH"
+    let keeper_before = l.accounts[&KEEPER].collateral;
+    let o = l.liquidate(TRADER, KEEPER, ETH).unwrap();
+    let eth_part = o.bankruptcy.unwrap().socialized;
+    assert!(eth_part > 600 * USD, "ETH's part of the 1,500: {eth_part}");
+    // Taking over the trader's 10 ETH long closes the keeper's short at 1,350 (a 1,500 USD
+    // gain), after it paid the loss on it: the ETH part, the only position paying in ETH.
+    assert!(l.accounts[&KEEPER].position(ETH).is_none());
+    let gain = l.accounts[&KEEPER].collateral - keeper_before;
+    let expected = 1_500 * USD - eth_part + o.to_liquidator;
+    assert!(
+        (expected - 2..=expected + 2).contains(&gain),
+        "{gain} vs {expected}"
     );
-    assert_eq!(l.markets[0].state.settlement_pool, btc_pool - 1_500 * USD);
     assert!(l.conserved());
+}
+
+#[test]
+fn an_options_mark_is_never_covered_into_collateral() {
+    // Review finding F1: the whole negative equity, options mark included, used to be covered
+    // into collateral while the mark stayed on the books, so a re-mark at zero left the
+    // account 49,000 USD richer. Only the realized deficit is covered now.
+    let mut l = ledger(20_000);
+    l.deposit(TRADER, 1_000 * USD).unwrap();
+    l.deposit(LP, 10_000_000 * USD).unwrap();
+    l.deposit(KEEPER, 1_000_000 * USD).unwrap();
+    l.fill(TRADER, LP, FEES, &trade(BTC, ONE_BTC, "20000", 0))
+        .unwrap();
+    l.insurance_fund = 5_000 * USD;
+    l.net_deposits += 5_000 * USD;
+    set_price(&mut l, Fixed::from_int(20_000), 60_000);
+    let report = |mark: i128, at: u64| ballast_risk::OptionsReport {
+        market: BTC,
+        buckets: vec![],
+        venue_initial: 0,
+        venue_maintenance: 0,
+        mark_value: mark,
+        pnl: 0,
+        timestamp_ms: at,
+        trade: false,
+    };
+    let mut a = l.accounts[&TRADER].clone();
+    let mut fund = l.insurance_fund;
+    ballast_risk::apply_options_report(
+        &mut a,
+        &mut l.markets,
+        report(-50_000 * USD, 30_000),
+        &mut fund,
+    )
+    .unwrap();
+    l.accounts.insert(TRADER, a);
+    assert_eq!(equity(&l, TRADER), -49_000 * USD);
+    // Liquidated: the perp equity is +1,000, so nothing is covered and no fund is spent.
+    let o = l.liquidate(TRADER, KEEPER, BTC).unwrap();
+    assert!(o.bankrupt);
+    assert_eq!(o.bankruptcy, None);
+    assert_eq!(l.insurance_fund, 5_000 * USD);
+    assert!(l.accounts[&TRADER].collateral <= 1_000 * USD);
+    assert!(l.conserved());
+}
+
+#[test]
+fn a_bankrupt_account_closes_whole_so_no_covered_loss_is_left_to_gamble_with() {
+    // Review finding F2: the whole deficit used to be covered while half the position stayed
+    // open, so a rebound paid the bankrupt account with other traders' money.
+    let mut l = ledger(20_000);
+    l.deposit(TRADER, 1_000 * USD).unwrap();
+    l.deposit(LP, 10_000_000 * USD).unwrap();
+    l.deposit(KEEPER, 1_000_000 * USD).unwrap();
+    l.deposit(OTHER, 100_000 * USD).unwrap();
+    l.deposit(OTHER_LP, 100_000 * USD).unwrap();
+    l.fill(TRADER, LP, FEES, &trade(BTC, ONE_BTC, "20000", 0))
+        .unwrap();
+    l.fill(OTHER, OTHER_LP, FEES, &trade(BTC, ONE_BTC, "20000", 0))
+        .unwrap();
+    set_price(&mut l, Fixed::from_int(18_900), 60_000);
+    let o = l.liquidate(TRADER, KEEPER, BTC).unwrap();
+    assert_eq!(o.closed_size, ONE_BTC, "closed whole in the covering call");
+    assert_eq!(o.bankruptcy.unwrap().deficit, 100 * USD);
+    assert!(l.accounts[&TRADER].positions.is_empty());
+    assert!((0..=1).contains(&l.accounts[&TRADER].collateral));
+    // The rebound belongs to whoever holds the position now, not to the bankrupt account.
+    set_price(&mut l, Fixed::from_int(20_000), 120_000);
+    assert!(l.accounts[&TRADER].collateral <= 1);
+    assert!(l.conserved());
+}
+
+#[test]
+fn a_liquidator_holding_an_unpriced_market_cannot_grow_on_it() {
+    // Review finding F8: a liquidator whose ETH is dark took over BTC on the stale valuation.
+    let mut l = two_markets(OTHER_LP);
+    l.fill(KEEPER, OTHER, FEES, &trade(ETH, 60 * ONE_BTC, "1350", 0))
+        .unwrap();
+    l.market_mut(ETH).unwrap().prices.liquidation_valid = false;
+    l.market_mut(ETH).unwrap().prices.opening_valid = false;
+    // The trader holds ETH too (dark): no cover, and the keeper may not grow either.
+    let before = l.clone();
+    assert_eq!(
+        l.liquidate(TRADER, KEEPER, BTC),
+        Err(RiskError::MarketHalted)
+    );
+    assert_eq!(l, before);
 }
 
 /// Four accounts at 20,000: A and C long 1 BTC each, B and D short, 1,500 USD of collateral
@@ -350,8 +458,9 @@ fn a_dead_oracle_settles_the_market_and_every_position_closes_at_the_twap() {
     );
     assert_eq!(l.withdraw(10, USD), Err(RiskError::MarketSettled));
     assert_eq!(l.liquidate(11, 10, BTC), Err(RiskError::MarketSettled));
-    // Winners (the longs, +1,800) wait for the grace period; losers close at once.
-    assert_eq!(l.close_settled(10, BTC), Err(RiskError::SettlementGrace));
+    // Winners (the longs, +1,800) are paid only out of what losers have paid in; losers close
+    // at once.
+    assert_eq!(l.close_settled(10, BTC), Err(RiskError::SettlementPending));
     // B loses 1,800 on 1,500: 300 from the fund.
     let b = l.close_settled(11, BTC).unwrap();
     assert_eq!(b.pnl, -1_800 * USD);
@@ -364,7 +473,6 @@ fn a_dead_oracle_settles_the_market_and_every_position_closes_at_the_twap() {
         (100 * USD, 200 * USD)
     );
     assert_eq!(l.insurance_fund, 0);
-    l.market_mut(BTC).unwrap().now_ms = settled_at + breaker.settlement_grace_ms;
     for long in [10, 12] {
         let c = l.close_settled(long, BTC).unwrap();
         // 1,800 of gain minus the 100 shared (rounded up against the payer).
@@ -395,8 +503,10 @@ fn a_dead_oracle_settles_the_market_and_every_position_closes_at_the_twap() {
 #[test]
 fn settlement_needs_a_dead_oracle_or_the_owner() {
     let mut l = before_settlement();
+    // A time-weighted average away from the valid oracle (20,000) the owner could pick a moment
+    // for (review finding F7): a delisting with a valid price settles at that price.
     let last = LastPrice {
-        twap: Fixed::from_int(20_000),
+        twap: Fixed::from_int(20_900),
         formed_at_ms: 0,
     };
     // Long after the last aggregate, but the price is still valid: no settlement.
@@ -406,7 +516,8 @@ fn settlement_needs_a_dead_oracle_or_the_owner() {
         Err(RiskError::NotSettled)
     );
     // The owner's delisting needs no condition; a second settlement is refused.
-    l.settle_market(BTC, last, SettleReason::Delisted).unwrap();
+    let s = l.settle_market(BTC, last, SettleReason::Delisted).unwrap();
+    assert_eq!(s.price, Fixed::from_int(20_000));
     assert_eq!(
         l.settle_market(BTC, last, SettleReason::Delisted),
         Err(RiskError::MarketSettled)
@@ -416,5 +527,110 @@ fn settlement_needs_a_dead_oracle_or_the_owner() {
         assert_eq!(l.close_settled(who, BTC).unwrap().pnl, 0);
         assert_eq!(l.accounts[&who].collateral, 1_500 * USD);
     }
+    assert!(l.conserved());
+}
+
+#[test]
+fn gainers_are_paid_only_out_of_what_losers_paid_in() {
+    // Review finding F3: with a grace period, gainers that closed first left a loser's deficit
+    // with nobody to share it and the books short of an unrelated depositor's 10,000 USD.
+    let mut l = before_settlement();
+    l.insurance_fund = 0;
+    l.net_deposits -= 400 * USD;
+    l.deposit(20, 10_000 * USD).unwrap();
+    let last = LastPrice {
+        twap: Fixed::from_int(21_800),
+        formed_at_ms: 0,
+    };
+    {
+        let m = l.market_mut(BTC).unwrap();
+        m.prices.liquidation_valid = false;
+        m.prices.opening_valid = false;
+        m.now_ms = 100 * 24 * HOUR;
+    }
+    l.settle_market(BTC, last, SettleReason::OracleDead)
+        .unwrap();
+    // However late, a gainer goes first only as far as losers have paid in: not at all yet.
+    l.market_mut(BTC).unwrap().now_ms = 200 * 24 * HOUR;
+    assert_eq!(l.close_settled(10, BTC), Err(RiskError::SettlementPending));
+    assert_eq!(l.close_settled(12, BTC), Err(RiskError::SettlementPending));
+    // B pays 1,800 (300 of it shared by A, C and D): A's 1,700 fits, C's must wait for D.
+    l.close_settled(11, BTC).unwrap();
+    l.close_settled(10, BTC).unwrap();
+    assert_eq!(l.close_settled(12, BTC), Err(RiskError::SettlementPending));
+    let d = l.close_settled(13, BTC).unwrap();
+    assert!(
+        d.bankruptcy.is_some(),
+        "D's deficit shared by C, still open"
+    );
+    l.close_settled(12, BTC).unwrap();
+    for who in 10..14 {
+        assert!(l.accounts[&who].positions.is_empty());
+        assert!(l.accounts[&who].collateral >= 0);
+    }
+    let pool = l.markets[0].state.settlement_pool;
+    assert!((0..=4).contains(&pool), "pool {pool}");
+    // Everything but the dust is withdrawable: the unrelated depositor is whole.
+    assert_eq!(l.accounts[&20].collateral, 10_000 * USD);
+    assert!(l.conserved());
+}
+
+#[test]
+fn a_settled_options_book_can_be_emptied_so_the_account_can_leave() {
+    // Review finding F4: an options book in a settled market locked the account for ever.
+    let mut l = ledger(20_000);
+    l.deposit(TRADER, 10_000 * USD).unwrap();
+    set_price(&mut l, Fixed::from_int(20_000), 60_000);
+    let book = |buckets, at| ballast_risk::OptionsReport {
+        market: BTC,
+        buckets,
+        venue_initial: 0,
+        venue_maintenance: 0,
+        mark_value: 0,
+        pnl: 0,
+        timestamp_ms: at,
+        trade: true,
+    };
+    let straddle = vec![ballast_risk::ExpiryGreeks {
+        expiry_ms: 7 * 24 * HOUR,
+        delta: 0,
+        gamma: -100 * USD,
+        vega: -10 * USD,
+        implied_vol: fx("0.6"),
+    }];
+    let mut a = l.accounts[&TRADER].clone();
+    let mut fund = 0;
+    ballast_risk::apply_options_report(
+        &mut a,
+        &mut l.markets,
+        book(straddle.clone(), 10_000),
+        &mut fund,
+    )
+    .unwrap();
+    l.accounts.insert(TRADER, a);
+    let last = LastPrice {
+        twap: Fixed::from_int(20_000),
+        formed_at_ms: 0,
+    };
+    l.settle_market(BTC, last, SettleReason::Delisted).unwrap();
+    assert_eq!(l.withdraw(TRADER, USD), Err(RiskError::MarketSettled));
+    let mut a = l.accounts[&TRADER].clone();
+    // Growing the book in a settled market is refused; emptying it is accepted.
+    let mut bigger = straddle.clone();
+    bigger[0].gamma = -200 * USD;
+    assert_eq!(
+        ballast_risk::apply_options_report(
+            &mut a.clone(),
+            &mut l.markets,
+            book(bigger, 20_000),
+            &mut fund
+        ),
+        Err(RiskError::MarketSettled)
+    );
+    ballast_risk::apply_options_report(&mut a, &mut l.markets, book(vec![], 30_000), &mut fund)
+        .unwrap();
+    assert!(a.options.is_none());
+    l.accounts.insert(TRADER, a);
+    l.withdraw(TRADER, 10_000 * USD).unwrap();
     assert!(l.conserved());
 }

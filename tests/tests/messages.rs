@@ -2267,11 +2267,10 @@ fn liquidation_of_an_undercollateralized_long() {
 }
 
 /// A 10.5% drop leaves Alice (1 BTC long on 2,000) with negative equity: she is liquidated with
-/// no penalty (`bankrupt: true`, also in ReduceOnly, which the drop trips). The first call
-/// covers her whole deficit before it closes its chunk (`BankruptcyResolved`): the insurance
-/// fund is empty, so all of it is shared as a social loss, paid by Bob's short alone (the keeper
-/// taking her position over is exempt). Chunks are half of the position the liquidation began
-/// from, so two calls close it.
+/// no penalty (`bankrupt: true`, also in ReduceOnly, which the drop trips). One call covers her
+/// deficit and closes her whole position (`BankruptcyResolved`): the insurance fund is empty,
+/// so all of it is shared as a social loss, paid by Bob's short alone (the keeper takes her
+/// position over at the index after the loss).
 #[test]
 fn bankrupt_account_is_closed_and_its_deficit_resolved() {
     let mut h = setup();
@@ -2300,10 +2299,10 @@ fn bankrupt_account_is_closed_and_its_deficit_resolved() {
             (0, 0, 0)
         );
         resolved.extend(h.engine_events::<BankruptcyResolved>());
-        assert!(calls <= 2, "bounded by the chunk of the original position");
+        assert!(calls <= 1, "a bankrupt account closes whole");
     }
-    assert_eq!(calls, 2);
-    assert_eq!(resolved.len(), 1, "covered once, on the first call");
+    assert_eq!(calls, 1);
+    assert_eq!(resolved.len(), 1);
     let b_ev = &resolved[0];
     assert_eq!((b_ev.market, b_ev.account), (MARKET, id(&a)));
     assert_eq!(b_ev.deficit, iusd(100));

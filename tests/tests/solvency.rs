@@ -216,10 +216,10 @@ fn a_dead_oracle_settles_the_market_losers_pay_first_and_everyone_leaves() {
         h.engine::<()>(&a, "withdraw", (USD,)),
         Err(EngineError::Risk(RiskError::MarketSettled))
     );
-    // The longs gain: they wait for the grace period.
+    // The longs gain: they are paid only out of what the losers have paid in, so they wait.
     assert_eq!(
         h.engine::<()>(&account(6), "close_settled", (a.clone(), MARKET)),
-        Err(EngineError::Risk(RiskError::SettlementGrace))
+        Err(EngineError::Risk(RiskError::SettlementPending))
     );
     // The shorts lose about 1,690 on 1,000 of collateral: their deficits are covered as they
     // close, by the fund first and then by the positions still open.
@@ -240,10 +240,9 @@ fn a_dead_oracle_settles_the_market_losers_pay_first_and_everyone_leaves() {
     assert_eq!(deficits[0].from_insurance, iusd(500), "the fund goes first");
     assert_eq!(h.query::<i128>("insurance_fund", ()), 0);
     reconcile(&mut h, &everyone);
-    h.set_time(settled_at + HOUR);
     for winner in [&a, &c] {
         h.engine::<()>(&account(6), "close_settled", (winner.clone(), MARKET))
-            .expect("after the grace period");
+            .expect("once the losers have paid in");
         let closed: Vec<SettledClosed> = h.engine_events();
         assert!(closed[0].pnl > 0);
     }
@@ -307,6 +306,15 @@ fn an_unconfirmed_halt_lapses_and_a_confirmed_one_holds() {
     h.set_time(T0 + 124 * HOUR + 1);
     h.engine::<()>(&flat, "deposit", (USD,))
         .expect("the halt lapsed");
+    // Halting again while halted does not extend the halt (review finding F6).
+    h.engine::<()>(&guardian, "halt_all", ()).unwrap();
+    h.set_time(T0 + 140 * HOUR);
+    h.engine::<()>(&guardian, "halt_all", ()).unwrap();
+    h.set_time(T0 + 148 * HOUR + 2);
+    h.give_tokens(&flat, USD);
+    h.approve_engine(&flat, USD);
+    h.engine::<()>(&flat, "deposit", (USD,))
+        .expect("24 h after the first call, not the last");
     // Confirmed, it holds.
     h.engine::<()>(&guardian, "halt_all", ()).unwrap();
     h.engine::<()>(&owner, "confirm_halt", (None::<u32>,))
