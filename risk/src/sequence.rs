@@ -229,8 +229,8 @@ pub enum Op {
         /// Basis points.
         bps: i64,
     },
-    /// `hours` pass without a report: pauses lapse, throttle windows roll, ramps advance,
-    /// settlement grace ends, a dark oracle becomes dead.
+    /// `hours` pass without a report: pauses lapse, throttle windows roll, ramps advance, a
+    /// dark oracle becomes dead.
     Hours(u64),
     /// The market's forecast volatility becomes `pct`% (annualized): targets move at once, the
     /// applied terms ramp toward them as time passes.
