@@ -3,6 +3,9 @@
 #
 #   scripts/node.sh install   install substrate-contracts-node 0.42.0 once (about 75 minutes of
 #                             2-core time; skipped when that version is already present)
+#   scripts/node.sh prerequisites
+#                             install protoc and libclang where missing (install runs it first)
+#                             and fail at once when they are still not there
 #   scripts/node.sh start     start it on 127.0.0.1 with a fresh temporary database, wait for RPC
 #   scripts/node.sh restart   stop it and start it again on the same database (the chain goes on)
 #   scripts/node.sh stop      stop the node this script started and delete its database
@@ -32,16 +35,29 @@ present() {
     [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -q "$NODE_VERSION"
 }
 
-install() {
-    if present; then
-        log "$NODE_BIN $NODE_VERSION: present ($(node_path))"
-        return 0
-    fi
-    bash scripts/setup.sh >&2
-    # The node's build needs protoc (libp2p) and libclang (bindgen for RocksDB).
+# Whether bindgen (clang-sys, for RocksDB) can load libclang: it looks for `libclang.so`,
+# `libclang-N.so` or `libclang.so.N` in LIBCLANG_PATH or the usual library folders. Not
+# `libclang-cpp.so`, which LLVM installs without libclang and which an earlier check matched:
+# the build then failed after 20 minutes with "Unable to find libclang".
+has_libclang() {
+    local dirs=()
+    [[ -n "${LIBCLANG_PATH:-}" ]] && dirs+=("$LIBCLANG_PATH")
+    dirs+=(/usr/lib/llvm-*/lib /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/local/lib)
+    local d f
+    for d in "${dirs[@]}"; do
+        for f in "$d"/libclang.so "$d"/libclang.so.* "$d"/libclang-[0-9]*.so*; do
+            [[ -e "$f" ]] && return 0
+        done
+    done
+    return 1
+}
+
+# Installs what the node's build needs and fails before the long build if it is still missing:
+# protoc (libp2p) and libclang (bindgen for RocksDB).
+prerequisites() {
     local missing=()
     command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
-    compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null || missing+=(libclang-dev clang)
+    has_libclang || missing+=(libclang-dev clang)
     if ((${#missing[@]})); then
         log "installing Debian packages: ${missing[*]}"
         local sudo=()
@@ -49,6 +65,20 @@ install() {
         "${sudo[@]}" apt-get install -y -q "${missing[@]}" >&2 \
             || { "${sudo[@]}" apt-get update -q >&2 && "${sudo[@]}" apt-get install -y -q "${missing[@]}" >&2; }
     fi
+    command -v protoc >/dev/null 2>&1 \
+        || { log "protoc still missing after installing protobuf-compiler: install it, then rerun"; exit 1; }
+    has_libclang \
+        || { log "libclang still missing (bindgen needs libclang.so or libclang-N.so; libclang-cpp does not do): install libclang-dev or set LIBCLANG_PATH, then rerun"; exit 1; }
+    log "prerequisites: protoc and libclang present"
+}
+
+install() {
+    if present; then
+        log "$NODE_BIN $NODE_VERSION: present ($(node_path))"
+        return 0
+    fi
+    bash scripts/setup.sh >&2
+    prerequisites
     # Build from the unpacked crate, so that the runtime's own Wasm build finds the crate's
     # Cargo.lock through WASM_BUILD_WORKSPACE_HINT and keeps substrate-bip39 at 0.6.0, which the
     # pinned toolchain can compile.
@@ -124,11 +154,12 @@ halt() {
 
 case "${1:-}" in
     install) install ;;
+    prerequisites) prerequisites ;;
     start) start ;;
     stop) stop ;;
     restart) halt; start --keep-db ;;
     present) present ;;
     status)
         if running; then echo "running pid $(cat "$PIDFILE") ws://127.0.0.1:$PORT"; else echo "stopped"; exit 1; fi ;;
-    *) echo "usage: scripts/node.sh install|start|stop|restart|status|present" >&2; exit 2 ;;
+    *) echo "usage: scripts/node.sh install|prerequisites|start|stop|restart|status|present" >&2; exit 2 ;;
 esac
