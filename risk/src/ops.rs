@@ -238,8 +238,7 @@ fn side_check(
 /// options book) has a price valid at least for liquidation, or is settled (its value fixed):
 /// risk may not grow, nor a deficit be measured, on a stale valuation.
 pub(crate) fn require_priced(account: &Account, markets: &[MarketCtx]) -> RiskResult<()> {
-    let book = account.options.as_ref().map(|b| b.report.market);
-    for id in account.positions.iter().map(|(id, _)| *id).chain(book) {
+    for id in account.markets() {
         let ctx = find(markets, id)?;
         if !ctx.prices.liquidation_valid && ctx.state.settlement.is_none() {
             return Err(RiskError::MarketHalted);
@@ -334,8 +333,7 @@ pub fn withdraw(account: &mut Account, markets: &[MarketCtx], amount: i128) -> R
     if amount > account.collateral {
         return Err(RiskError::InsufficientCollateral);
     }
-    let book = account.options.as_ref().map(|b| b.report.market);
-    for id in account.positions.iter().map(|(id, _)| *id).chain(book) {
+    for id in account.markets() {
         let ctx = find(markets, id)?;
         match ctx.state.breaker.state {
             BreakerState::Settled => return Err(RiskError::MarketSettled),

@@ -29,7 +29,8 @@
 //! 2. A failed operation changes nothing (the whole ledger is compared; environment steps such as
 //!    time passing happen before the snapshot).
 //! 3. Per live market the sizes sum to zero and open interest is the long side; per settled
-//!    market the open long and short sizes equal the settlement's `open_longs`/`open_shorts`.
+//!    market the open long size equals the open interest and the open short size the
+//!    settlement's `open_shorts`.
 //!    A settled market stays settled.
 //! 4. Solvency: no flat account ([`Account::is_flat`]) holds negative collateral.
 //! 5. Every account with negative maintenance equity and a perp position in a live market can be
@@ -1238,7 +1239,7 @@ impl Harness {
             let shorts: i128 = sizes.map(|s| (-s).max(0)).sum();
             match m.state.settlement {
                 Some(s) => {
-                    if longs != s.open_longs || shorts != s.open_shorts {
+                    if longs != m.state.open_interest || shorts != s.open_shorts {
                         return Err(format!(
                             "settled market {}: longs {longs}, shorts {shorts}, settlement {s:?}",
                             m.id
@@ -1305,8 +1306,7 @@ impl Harness {
             // A deficit measured while one of the account's markets has no valid price would be
             // measured at a stale price: the core covers it only once every market it holds is
             // priced again or settled.
-            let book = a.options.as_ref().map(|b| b.report.market);
-            let unpriced = a.positions.iter().map(|(m, _)| *m).chain(book).any(|m| {
+            let unpriced = a.markets().any(|m| {
                 markets
                     .iter()
                     .find(|c| c.id == m)

@@ -71,7 +71,6 @@ pub fn settle_market(
     let settlement = Settlement {
         price,
         at_ms: ctx.now_ms,
-        open_longs: ctx.state.open_interest,
         open_shorts: ctx.state.open_interest,
         realized_pnl: 0,
         pool_at_settlement: ctx.state.settlement_pool,
@@ -140,9 +139,7 @@ pub fn close_settled(
     state.open_interest = sub(state.open_interest, long_part(size))?;
     let mut open = settlement;
     open.realized_pnl = realized;
-    if size > 0 {
-        open.open_longs = sub(open.open_longs, size)?;
-    } else {
+    if size < 0 {
         open.open_shorts = add(open.open_shorts, size)?;
     }
     state.settlement = Some(open);

@@ -111,8 +111,6 @@ pub struct Settlement {
     pub price: Fixed,
     /// When the market entered settlement, ms.
     pub at_ms: u64,
-    /// Long size (base units) not closed yet.
-    pub open_longs: i128,
     /// Short size (base units, as a positive number) not closed yet.
     pub open_shorts: i128,
     /// Realized P&L of the positions closed so far, quote base units.
@@ -240,6 +238,13 @@ impl Account {
         }
     }
 
+    /// The markets the account holds: its positions' and its options book's (a market with
+    /// both appears twice).
+    pub fn markets(&self) -> impl Iterator<Item = MarketId> + '_ {
+        let book = self.options.as_ref().map(|b| b.report.market);
+        self.positions.iter().map(|(id, _)| *id).chain(book)
+    }
+
     /// Holds no perp position and no options book: nothing but collateral.
     pub fn is_flat(&self) -> bool {
         self.positions.is_empty() && self.options.is_none()
@@ -314,8 +319,9 @@ impl MarketState {
     /// what is not closed yet once the market is settled (closes there are one-sided).
     pub fn open_size(&self) -> RiskResult<i128> {
         match self.settlement {
-            Some(s) => Ok(s
-                .open_longs
+            // Long closes keep `open_interest` as the long size still open.
+            Some(s) => Ok(self
+                .open_interest
                 .checked_add(s.open_shorts)
                 .ok_or(MathError::Overflow)?),
             None => Ok(self

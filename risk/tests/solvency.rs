@@ -42,6 +42,18 @@ fn equity(l: &Ledger, who: u32) -> i128 {
         .equity
 }
 
+/// The trader long 1 BTC at 20,000 on 1,000 USD against a deep LP, with a keeper funded to
+/// take positions over: the set-up most solvency cases start from.
+fn trader_long_one_btc() -> Ledger {
+    let mut l = ledger(20_000);
+    l.deposit(TRADER, 1_000 * USD).unwrap();
+    l.deposit(LP, 10_000_000 * USD).unwrap();
+    l.deposit(KEEPER, 1_000_000 * USD).unwrap();
+    l.fill(TRADER, LP, FEES, &trade(BTC, ONE_BTC, "20000", 0))
+        .unwrap();
+    l
+}
+
 /// The review's case: 1,000 USD, long 1 BTC at 20,000, a second pair of accounts holding the
 /// market too, the oracle at 18,900 (equity -100).
 fn underwater() -> Ledger {
@@ -119,12 +131,7 @@ fn an_underwater_close_at_the_oracle_resolves_its_deficit_in_the_same_fill() {
 
 #[test]
 fn a_close_whose_deficit_nobody_can_cover_is_refused_and_liquidation_resolves_it() {
-    let mut l = ledger(20_000);
-    l.deposit(TRADER, 1_000 * USD).unwrap();
-    l.deposit(LP, 10_000_000 * USD).unwrap();
-    l.deposit(KEEPER, 1_000_000 * USD).unwrap();
-    l.fill(TRADER, LP, FEES, &trade(BTC, ONE_BTC, "20000", 0))
-        .unwrap();
+    let mut l = trader_long_one_btc();
     set_price(&mut l, Fixed::from_int(18_900), 60_000);
     // Closing against the only counterparty at the oracle would leave 100 USD owed by nobody.
     let before = l.clone();
@@ -328,12 +335,7 @@ fn an_options_mark_is_never_covered_into_collateral() {
     // Review finding F1: the whole negative equity, options mark included, used to be covered
     // into collateral while the mark stayed on the books, so a re-mark at zero left the
     // account 49,000 USD richer. Only the realized deficit is covered now.
-    let mut l = ledger(20_000);
-    l.deposit(TRADER, 1_000 * USD).unwrap();
-    l.deposit(LP, 10_000_000 * USD).unwrap();
-    l.deposit(KEEPER, 1_000_000 * USD).unwrap();
-    l.fill(TRADER, LP, FEES, &trade(BTC, ONE_BTC, "20000", 0))
-        .unwrap();
+    let mut l = trader_long_one_btc();
     l.insurance_fund = 5_000 * USD;
     l.net_deposits += 5_000 * USD;
     set_price(&mut l, Fixed::from_int(20_000), 60_000);
@@ -371,14 +373,9 @@ fn an_options_mark_is_never_covered_into_collateral() {
 fn a_bankrupt_account_closes_whole_so_no_covered_loss_is_left_to_gamble_with() {
     // Review finding F2: the whole deficit used to be covered while half the position stayed
     // open, so a rebound paid the bankrupt account with other traders' money.
-    let mut l = ledger(20_000);
-    l.deposit(TRADER, 1_000 * USD).unwrap();
-    l.deposit(LP, 10_000_000 * USD).unwrap();
-    l.deposit(KEEPER, 1_000_000 * USD).unwrap();
+    let mut l = trader_long_one_btc();
     l.deposit(OTHER, 100_000 * USD).unwrap();
     l.deposit(OTHER_LP, 100_000 * USD).unwrap();
-    l.fill(TRADER, LP, FEES, &trade(BTC, ONE_BTC, "20000", 0))
-        .unwrap();
     l.fill(OTHER, OTHER_LP, FEES, &trade(BTC, ONE_BTC, "20000", 0))
         .unwrap();
     set_price(&mut l, Fixed::from_int(18_900), 60_000);
