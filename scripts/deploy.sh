@@ -2,7 +2,8 @@
 # Deploys Ballast to a running contracts node (scripts/node.sh start) and prints the addresses as
 # one JSON object on stdout (everything else goes to stderr):
 #   - token, engine and venue uploaded and instantiated with the cargo-contract CLI (dev
-#     accounts: //Alice deploys and owns everything);
+#     accounts: //Alice deploys and owns everything); the engine's six facet codes are uploaded
+#     first (no instance) and the router is instantiated with their hashes;
 #   - market 1 listed with the default large-cap configuration, through `ballast-keeper admin`
 #     (the configuration has some sixty fields: it is SCALE-encoded from the same Rust types the
 #     engine decodes, rather than typed as a CLI literal);
@@ -22,7 +23,8 @@ bundles=target/contracts
 
 log() { printf '[deploy] %s\n' "$*" >&2; }
 
-for b in ballast_token ballast_engine ballast_venue; do
+FACETS=(trading liquidation feeds admin collateral views)
+for b in ballast_token ballast_engine ballast_venue "${FACETS[@]/#/ballast_engine_}"; do
     [[ -f "$bundles/$b.contract" ]] || { log "missing $bundles/$b.contract: run scripts/build-contracts.sh"; exit 1; }
 done
 [[ -x "$keeper" ]] || { log "missing $keeper: cargo build --release -p ballast-keeper --features chain"; exit 1; }
@@ -41,10 +43,28 @@ instantiate() { # bundle args...
         | python3 -c 'import json,sys; print(json.load(sys.stdin)["contract"])'
 }
 
+# cargo contract upload ... --output-json prints {"code_hash": "0x..", ...}; a code already on
+# chain is refused with CodeAlreadyExists, and its hash is the bundle's own.
+upload() { # bundle
+    local out
+    if out=$(cargo contract upload "$bundles/$1.contract" --suri //Alice --url "$URL" \
+        --execute --output-json 2>/dev/null); then
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["code_hash"])' <<<"$out"
+    else
+        python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["source"]["hash"])' \
+            "$bundles/$1.contract"
+    fi
+}
+
 log "token"
 TOKEN=$(instantiate ballast_token 1000000000000000000 'Some("Ballast USD")' 'Some("bUSD")' 6)
 log "token at $TOKEN; engine"
-ENGINE=$(instantiate ballast_engine "$TOKEN")
+codes=""
+for f in "${FACETS[@]}"; do
+    log "facet $f"
+    codes+="${codes:+, }$f: $(upload "ballast_engine_$f")"
+done
+ENGINE=$(instantiate ballast_engine "$TOKEN" "FacetCodes { $codes }")
 log "engine at $ENGINE; venue"
 # 5 bp half-spread, 5 bp fee, 0.1% funding per hour at a skew of 10 BTC (Fixed: value x 2^48).
 VENUE=$(instantiate ballast_venue "$ENGINE" "$TOKEN" "$MARKET" 'Fixed(140737488355)' \

@@ -60,7 +60,7 @@ fund() { # suri amount_usd
     who=$(addr "$1")
     call ballast_token "$TOKEN" PSP22::transfer //Alice "$who" "$(usd "$2")" '[]' >/dev/null
     call ballast_token "$TOKEN" PSP22::approve "$1" "$ENGINE" "$(usd "$2")" >/dev/null
-    call ballast_engine "$ENGINE" deposit "$1" "$(usd "$2")"
+    call ballast_engine "$ENGINE" CollateralApi::deposit "$1" "$(usd "$2")"
 }
 fund //Eve 2000000 >/dev/null
 TRADERS=(//Alice//stash //Bob//stash //Charlie//stash //Dave//stash //Eve//stash //Ferdie//stash)

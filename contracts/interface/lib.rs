@@ -45,6 +45,9 @@ pub enum EngineError {
     Oracle(OracleError),
     /// Nothing is halted, so there is no halt to confirm.
     NotHalted,
+    /// This code is an engine facet: it runs only through the engine's router, never as a
+    /// contract of its own.
+    FacetOnly,
 }
 
 impl From<RiskError> for EngineError {
@@ -131,11 +134,12 @@ pub struct MarketRisk {
 
 /// The engine's venue-facing messages. A perp venue depends on this crate and calls the engine
 /// through `ink::contract_ref!(VenueApi)` with the fallible form (`call_mut().fill(..)
-/// .try_invoke()`), so that every refusal reaches it as an [`EngineError`] instead of a trap.
+/// .try_invoke()`), so that every refusal reaches it as an [`EngineError`] instead of a trap;
+/// it reads limits through [`RiskViews`].
 ///
-/// Costs are the benchmark's figures (`scripts/bench.sh`, README "Performance"): a fill is
-/// about 4.2e9 ref_time plus 1.3e9 per open position of the two accounts; queries cost the same
-/// order without the writes.
+/// Every engine message has an explicit selector whose first byte names the facet that runs
+/// it (`0x01` these, `0x05` collateral, `0x06` views; see `docs/architecture.md`). Costs are the
+/// benchmark's figures (`scripts/bench.sh`, README "Performance").
 ///
 /// What a venue must do with the answers:
 /// - `Risk(ReduceOnly)`: the market only accepts fills that shrink both sides' exposure; quote
@@ -150,7 +154,7 @@ pub trait VenueApi {
     /// Applies a fill: `taker` trades `size` (signed, + buys) with `maker` at `price`; fees, each
     /// at most the market's `max_fee_fraction` of the notional, go to `fee_recipient`.
     /// Venue only.
-    #[ink(message)]
+    #[ink(message, selector = 0x0100_0001)]
     #[allow(clippy::too_many_arguments)]
     fn fill(
         &mut self,
@@ -166,20 +170,48 @@ pub trait VenueApi {
 
     /// Moves the market's funding index by `delta` (quote per base unit; positive: longs pay),
     /// bounded per hour by the market config. Venue only.
-    #[ink(message)]
+    #[ink(message, selector = 0x0100_0002)]
     fn update_funding(&mut self, market: MarketId, delta: Fixed) -> Result<(), EngineError>;
 
+    /// Reports the market's order book depth: notional (quote base units) resting within the
+    /// market's depth band (1%) of mid on each side. Venues and the market's feeders. A market
+    /// nobody reports depth for has no liquidity charge, no per-account impact cap and no
+    /// open-interest growth cap; once reported, depth older than the market's bound (1 h)
+    /// stops new risk until the next report.
+    #[ink(message, selector = 0x0100_0003)]
+    fn report_depth(&mut self, market: MarketId, bid: u128, ask: u128) -> Result<(), EngineError>;
+
+    /// Reports an account's options book (Greeks per expiry, the venue's own margin, mark value,
+    /// P&L since the last report). A report that grows the book's risk needs the gamma and
+    /// vega budgets and initial health; a report that shrinks it always passes. Call it
+    /// before executing an options trade and execute only on `Ok`. Report every account's
+    /// book at least hourly: older Greeks, or a P&L the previous Greeks cannot explain, are
+    /// charged the conservative per-bucket fallback. An account nobody reports a book for is a
+    /// plain perp account. Venue only.
+    #[ink(message, selector = 0x0100_0004)]
+    fn report_options(
+        &mut self,
+        account: AccountId,
+        report: OptionsReport,
+    ) -> Result<(), EngineError>;
+}
+
+/// What venues, keepers and front ends read: an account, its health and limits, a market's
+/// risk state. Queries change nothing; call them as dry runs
+/// (`ink::contract_ref!(RiskViews)`, or polkadot.js `query`).
+#[ink::trait_definition]
+pub trait RiskViews {
     /// An account's collateral and positions.
-    #[ink(message)]
+    #[ink(message, selector = 0x0600_0001)]
     fn account(&self, who: AccountId) -> AccountView;
 
     /// Health against the initial, maintenance and liquidation-end requirements.
-    #[ink(message)]
+    #[ink(message, selector = 0x0600_0002)]
     fn health(&self, who: AccountId) -> Result<HealthReport, EngineError>;
 
     /// The largest size `who` may buy (or sell) now at `price` paying `fee_rate` of the
     /// notional: exactly what a fill would accept.
-    #[ink(message)]
+    #[ink(message, selector = 0x0600_0003)]
     fn max_position(
         &self,
         who: AccountId,
@@ -190,7 +222,7 @@ pub trait VenueApi {
     ) -> Result<i128, EngineError>;
 
     /// The oracle price at which `who` becomes liquidatable, other prices held.
-    #[ink(message)]
+    #[ink(message, selector = 0x0600_0004)]
     fn liquidation_price(
         &self,
         who: AccountId,
@@ -198,34 +230,32 @@ pub trait VenueApi {
     ) -> Result<Option<Fixed>, EngineError>;
 
     /// Prices, volatility, applied leverage caps and breaker state of a market.
-    #[ink(message)]
+    #[ink(message, selector = 0x0600_0005)]
     fn market_risk(&self, market: MarketId) -> Result<MarketRisk, EngineError>;
 
-    /// Reports the market's order book depth: notional (quote base units) resting within the
-    /// market's depth band (1%) of mid on each side. Venues and the market's feeders. A market
-    /// nobody reports depth for has no liquidity charge, no per-account impact cap and no
-    /// open-interest growth cap; once reported, depth older than the market's bound (1 h)
-    /// stops new risk until the next report.
-    #[ink(message)]
-    fn report_depth(&mut self, market: MarketId, bid: u128, ask: u128) -> Result<(), EngineError>;
-
-    /// Reports an account's options book (Greeks per expiry, the venue's own margin, mark value,
-    /// P&L since the last report). A report that grows the book's risk needs the gamma and
-    /// vega budgets and initial health; a report that shrinks it always passes. Call it
-    /// before executing an options trade and execute only on `Ok`. Report every account's
-    /// book at least hourly: older Greeks, or a P&L the previous Greeks cannot explain, are
-    /// charged the conservative per-bucket fallback. An account nobody reports a book for is a
-    /// plain perp account. Venue only.
-    #[ink(message)]
-    fn report_options(
-        &mut self,
-        account: AccountId,
-        report: OptionsReport,
-    ) -> Result<(), EngineError>;
-
     /// The recommended fee multiplier for trades that raise open interest now.
-    #[ink(message)]
+    #[ink(message, selector = 0x0600_0006)]
     fn stress_fee(&self, market: MarketId) -> Result<StressFee, EngineError>;
+}
+
+/// The engine's collateral messages, for traders and for venues that deposit on a trader's
+/// behalf (`ink::contract_ref!(CollateralApi)`). The caller's own account is credited or
+/// debited; the engine pulls deposits with the token's `transfer_from`, so approve it first.
+#[ink::trait_definition]
+pub trait CollateralApi {
+    /// Deposits `amount` of the collateral token into the caller's account.
+    #[ink(message, selector = 0x0500_0001)]
+    fn deposit(&mut self, amount: u128) -> Result<(), EngineError>;
+
+    /// Adds `amount` of the collateral token to the insurance fund (anyone). The fund covers
+    /// bankruptcies before losses are socialized.
+    #[ink(message, selector = 0x0500_0002)]
+    fn fund_insurance(&mut self, amount: u128) -> Result<(), EngineError>;
+
+    /// Withdraws `amount` to the caller while its initial health at the target requirement
+    /// stays non-negative; an account holding nothing but collateral may always withdraw.
+    #[ink(message, selector = 0x0500_0003)]
+    fn withdraw(&mut self, amount: u128) -> Result<(), EngineError>;
 }
 
 /// Events, one per state change.

@@ -14,12 +14,10 @@
 
 #[ink::contract]
 mod venue {
-    use ballast_interface::{EngineError, VenueApi};
+    use ballast_interface::{CollateralApi, EngineError, RiskViews, VenueApi};
     use ballast_math::{Decimals, Fixed, Rounding};
     use ballast_risk::{BreakerState, MarketId, OptionsReport};
     use ink::codegen::TraitCallBuilder;
-    use ink::env::call::{build_call, ExecutionInput, Selector};
-    use ink::env::DefaultEnvironment;
     use ink::prelude::vec::Vec;
     use psp22::PSP22;
 
@@ -132,9 +130,13 @@ mod venue {
             self.engine.into()
         }
 
+        fn views_ref(&self) -> ink::contract_ref!(RiskViews) {
+            self.engine.into()
+        }
+
         /// `who`'s size in the venue's market, as the engine holds it.
         fn size_of(&self, who: AccountId) -> Result<i128> {
-            match self.engine_ref().call().account(who).try_invoke() {
+            match self.views_ref().call().account(who).try_invoke() {
                 Ok(Ok(view)) => Ok(view
                     .positions
                     .iter()
@@ -198,14 +200,8 @@ mod venue {
                 Ok(Ok(Ok(()))) => {}
                 _ => return Err(VenueError::TokenTransferFailed),
             }
-            let deposit = build_call::<DefaultEnvironment>()
-                .call(self.engine)
-                .exec_input(
-                    ExecutionInput::new(Selector::new(ink::selector_bytes!("deposit")))
-                        .push_arg(amount),
-                )
-                .returns::<core::result::Result<(), EngineError>>()
-                .try_invoke();
+            let mut engine: ink::contract_ref!(CollateralApi) = self.engine.into();
+            let deposit = engine.call_mut().deposit(amount).try_invoke();
             engine_error(deposit)
         }
 
@@ -219,7 +215,7 @@ mod venue {
 
         fn quote_with_risk(&self, buy: bool) -> Result<Quote> {
             let risk = engine_error(
-                self.engine_ref()
+                self.views_ref()
                     .call()
                     .market_risk(self.market)
                     .try_invoke(),
@@ -272,7 +268,7 @@ mod venue {
             let (price, restricted, decimals) = (q.price, q.restricted, q.decimals);
             let fee_rate = self.fee_rate_for(trader, size, &q)?;
             let allowed = engine_error(
-                self.engine_ref()
+                self.views_ref()
                     .call()
                     .max_position(trader, self.market, buy, price, fee_rate)
                     .try_invoke(),
@@ -321,7 +317,7 @@ mod venue {
             let me = self.env().account_id();
             let venue_size = self.size_of(me)?;
             let risk = engine_error(
-                self.engine_ref()
+                self.views_ref()
                     .call()
                     .market_risk(self.market)
                     .try_invoke(),

@@ -46,8 +46,8 @@ struct Target {
     /// Engine contract address (SS58).
     #[arg(long)]
     engine: String,
-    /// Engine metadata (`ballast_engine.json` or the `.contract` bundle).
-    #[arg(long, default_value = "target/ink/ballast_engine/ballast_engine.json")]
+    /// Engine metadata: the joined bundle `scripts/build-contracts.sh` writes (router and facets).
+    #[arg(long, default_value = "target/contracts/ballast_engine.contract")]
     engine_metadata: PathBuf,
 }
 

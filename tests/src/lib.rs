@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use ballast_engine_state::{Facet, FacetCodes};
 use ballast_interface::EngineError;
 use drink::minimal::{MinimalSandbox, RuntimeEvent};
 use drink::pallet_contracts::Determinism;
@@ -43,6 +44,43 @@ pub fn load_bundle(name: &str) -> ContractBundle {
     let path = bundle_dir().join(format!("{name}.contract"));
     ContractBundle::load(&path)
         .unwrap_or_else(|e| panic!("{}: {e:?} (run scripts/build-contracts.sh)", path.display()))
+}
+
+/// Uploads the engine's facet codes (no instance: the router delegate-calls them), returning
+/// their hashes for the router's constructor.
+pub fn upload_facets(session: &mut Session<MinimalSandbox>, owner: &AccountId32) -> FacetCodes {
+    let mut upload = |facet: Facet| -> ink::primitives::Hash {
+        let wasm = load_bundle(&format!("ballast_engine_{}", facet.name())).wasm;
+        let hash = session
+            .sandbox()
+            .upload_contract(wasm, owner.clone(), None, Determinism::Enforced)
+            .expect("facet uploads")
+            .code_hash;
+        ink::primitives::Hash::from(<[u8; 32]>::from(hash))
+    };
+    FacetCodes {
+        trading: upload(Facet::Trading),
+        liquidation: upload(Facet::Liquidation),
+        feeds: upload(Facet::Feeds),
+        admin: upload(Facet::Admin),
+        collateral: upload(Facet::Collateral),
+        views: upload(Facet::Views),
+    }
+}
+
+/// A constructor's input: its selector from the bundle's metadata, then `args` SCALE-encoded.
+pub fn constructor_input(bundle: &ContractBundle, constructor: &str, args: impl Encode) -> Vec<u8> {
+    let mut data = bundle
+        .transcoder
+        .metadata()
+        .spec()
+        .constructors()
+        .iter()
+        .find(|c| c.label() == constructor)
+        .map(|c| c.selector().to_bytes().to_vec())
+        .unwrap_or_else(|| panic!("no constructor {constructor}"));
+    data.extend(args.encode());
+    data
 }
 
 /// A test account: 32 copies of `n`.
@@ -160,15 +198,21 @@ impl Harness {
                 NO_ENDOWMENT,
             )
             .expect("token deploys");
+        let facets = upload_facets(&mut session, &owner);
         let engine = session
-            .deploy_bundle(
-                engine_bundle.clone(),
-                "new",
-                &[token.to_string()],
+            .sandbox()
+            .deploy_contract(
+                engine_bundle.wasm.clone(),
+                0,
+                constructor_input(&engine_bundle, "new", (&token, facets)),
                 vec![2],
-                NO_ENDOWMENT,
+                owner.clone(),
+                GAS_LIMIT,
+                None,
             )
-            .expect("engine deploys");
+            .result
+            .expect("engine deploys")
+            .account_id;
         let mut selectors = HashMap::new();
         selectors_of(&token_bundle, &token, &mut selectors);
         selectors_of(&engine_bundle, &engine, &mut selectors);
@@ -194,17 +238,7 @@ impl Harness {
         salt: Vec<u8>,
     ) -> AccountId32 {
         let bundle = load_bundle(name);
-        let selector = bundle
-            .transcoder
-            .metadata()
-            .spec()
-            .constructors()
-            .iter()
-            .find(|c| c.label() == constructor)
-            .map(|c| c.selector().to_bytes().to_vec())
-            .unwrap_or_else(|| panic!("no constructor {constructor}"));
-        let mut data = selector;
-        data.extend(args.encode());
+        let data = constructor_input(&bundle, constructor, args);
         let owner = self.owner.clone();
         let now = self.now_ms;
         let sandbox = self.session.sandbox();

@@ -216,6 +216,12 @@ fn main() {
     let one = traders[0].clone();
     let _: HealthReport = b.h.read("health", (one.clone(),)).unwrap();
     b.measure("health query (1 position)");
+    // The parts of a call, for the cost breakdown: the account's records alone, then one
+    // market loaded and priced (its listing, feed and state read, the feed observed).
+    let _: interface::AccountView = b.h.query("account", (one.clone(),));
+    b.measure("account query (1 position): code, root and account reads");
+    let _: interface::MarketRisk = b.h.read("market_risk", (1u32,)).unwrap();
+    b.measure("market_risk query: one market loaded and priced");
     let _: i128 =
         b.h.read("max_position", (one, 1u32, true, price, Fixed::ZERO))
             .unwrap();

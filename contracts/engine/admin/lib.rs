@@ -1,0 +1,271 @@
+//! Engine facet `admin` (selectors `0x04..`): roles (two-step ownership, guardian, venues,
+//! feeders), listings and margin params, halts, and the ledger queries. Runs only through
+//! the router's delegate call.
+#![cfg_attr(not(feature = "std"), no_std, no_main)]
+// ink!'s generated dispatch enum carries `list_market`'s market config by value; it lives for
+// one call.
+#![allow(clippy::large_enum_variant)]
+
+#[ink::contract]
+mod engine {
+    use ballast_engine_state::{
+        caller, emit, emit_breaker, now_ms, EngineState, Result, GLOBAL_HALT_EXPIRY_MS,
+        HALT_CONFIRMED,
+    };
+    use ballast_interface::events::*;
+    use ballast_interface::EngineError;
+    use ballast_oracle::{FeedState, OracleConfig, MAX_FEEDERS};
+    use ballast_risk::{
+        Breaker, BreakerTransition, MarginParams, MarketConfig, MarketId, MarketState,
+    };
+
+    /// The engine's storage (the router's; see `ballast-engine-state`).
+    #[ink(storage)]
+    pub struct Engine {
+        state: EngineState,
+    }
+
+    impl Engine {
+        /// A facet is not a contract of its own: instantiating its code is refused.
+        #[ink(constructor)]
+        pub fn facet_only() -> core::result::Result<Self, EngineError> {
+            Err(EngineError::FacetOnly)
+        }
+
+        /// Starts a two-step ownership transfer.
+        #[ink(message, selector = 0x0400_0001)]
+        pub fn transfer_ownership(&mut self, new_owner: AccountId) -> Result<()> {
+            self.state.only_owner()?;
+            self.state.pending_owner = Some(new_owner);
+            emit(OwnershipTransferStarted {
+                pending_owner: new_owner,
+            });
+            Ok(())
+        }
+
+        /// Completes an ownership transfer; only the pending owner.
+        #[ink(message, selector = 0x0400_0002)]
+        pub fn accept_ownership(&mut self) -> Result<()> {
+            let who = caller();
+            if self.state.pending_owner != Some(who) {
+                return Err(EngineError::NotPendingOwner);
+            }
+            self.state.owner = who;
+            self.state.pending_owner = None;
+            emit(OwnershipTransferred { owner: who });
+            Ok(())
+        }
+
+        /// Replaces the guardian.
+        #[ink(message, selector = 0x0400_0003)]
+        pub fn set_guardian(&mut self, guardian: AccountId) -> Result<()> {
+            self.state.only_owner()?;
+            self.state.guardian = guardian;
+            emit(GuardianChanged { guardian });
+            Ok(())
+        }
+
+        /// Authorizes or removes a venue.
+        #[ink(message, selector = 0x0400_0004)]
+        pub fn set_venue(&mut self, venue: AccountId, authorized: bool) -> Result<()> {
+            self.state.only_owner()?;
+            if authorized {
+                self.state.venues.insert(venue, &());
+            } else {
+                self.state.venues.remove(venue);
+            }
+            emit(VenueChanged { venue, authorized });
+            Ok(())
+        }
+
+        /// Gives a feeder a report slot in a market (`None` removes it). The owner assigns
+        /// distinct slots; a slot shared by two feeders holds whichever reported last.
+        #[ink(message, selector = 0x0400_0005)]
+        pub fn set_feeder(
+            &mut self,
+            market: MarketId,
+            feeder: AccountId,
+            slot: Option<u8>,
+        ) -> Result<()> {
+            let s = &mut self.state;
+            s.only_owner()?;
+            s.listing(market)?;
+            match slot {
+                Some(n) if usize::from(n) >= MAX_FEEDERS => return Err(EngineError::UnknownFeeder),
+                Some(n) => {
+                    s.feeders.insert((market, feeder), &n);
+                }
+                None => s.feeders.remove((market, feeder)),
+            }
+            emit(FeederChanged {
+                market,
+                feeder,
+                slot,
+            });
+            Ok(())
+        }
+
+        /// Lists a market with its full configuration, validated.
+        #[ink(message, selector = 0x0400_0006)]
+        pub fn list_market(
+            &mut self,
+            market: MarketId,
+            config: MarketConfig,
+            oracle: OracleConfig,
+        ) -> Result<()> {
+            let s = &mut self.state;
+            s.only_owner()?;
+            if s.listings.contains(market) {
+                return Err(EngineError::MarketExists);
+            }
+            config.validate()?;
+            oracle.validate()?;
+            s.listings.insert(
+                market,
+                &ballast_engine_state::MarketListing { config, oracle },
+            );
+            s.market_states.insert(market, &MarketState::new(now_ms()));
+            s.feeds.insert(market, &FeedState::default());
+            let mut ids = s.market_ids.get_or_default();
+            ids.push(market);
+            s.market_ids.set(&ids);
+            emit(MarketListed { market });
+            Ok(())
+        }
+
+        /// Changes a market's margin params. Existing positions blend from the old params to
+        /// the new ones over the market's ramp; new positions face the new ones at once.
+        #[ink(message, selector = 0x0400_0007)]
+        pub fn set_margin_params(&mut self, market: MarketId, params: MarginParams) -> Result<()> {
+            let s = &mut self.state;
+            s.only_owner()?;
+            let mut listing = s.listing(market)?;
+            params.validate()?;
+            let mut candidate = listing.config.clone();
+            candidate.margin = params;
+            candidate.validate()?;
+            let now = now_ms();
+            let mut state = s.market_state(market)?;
+            state.begin_params_ramp(&listing.config.margin, now);
+            listing.config = candidate;
+            let ramp_complete_ms = now.saturating_add(listing.config.ramps.params_ramp_ms);
+            s.listings.insert(market, &listing);
+            s.market_states.insert(market, &state);
+            emit(MarketParamsChanged {
+                market,
+                ramp_complete_ms,
+            });
+            Ok(())
+        }
+
+        /// Guardian (or owner) halt of one market.
+        #[ink(message, selector = 0x0400_0008)]
+        pub fn halt_market(&mut self, market: MarketId) -> Result<()> {
+            self.state.only_guardian_or_owner()?;
+            self.change_breaker(market, Breaker::pause)
+        }
+
+        /// Owner resume of a halted market.
+        #[ink(message, selector = 0x0400_0009)]
+        pub fn resume_market(&mut self, market: MarketId) -> Result<()> {
+            self.state.only_owner()?;
+            self.change_breaker(market, Breaker::resume)
+        }
+
+        /// Owner confirmation of a guardian halt, so that it does not lapse: of one market's
+        /// (which lapses after the market's `pause_expiry_ms`) or, with `None`, of `halt_all`
+        /// (which lapses after `GLOBAL_HALT_EXPIRY_MS`).
+        #[ink(message, selector = 0x0400_000a)]
+        pub fn confirm_halt(&mut self, market: Option<MarketId>) -> Result<()> {
+            let s = &mut self.state;
+            s.only_owner()?;
+            match market {
+                Some(id) => {
+                    let mut state = s.market_state(id)?;
+                    if !state.breaker.confirm_pause() {
+                        return Err(EngineError::NotHalted);
+                    }
+                    s.market_states.insert(id, &state);
+                }
+                None => {
+                    if !s.halted() || s.halted_until_ms == HALT_CONFIRMED {
+                        return Err(EngineError::NotHalted);
+                    }
+                    s.halted_until_ms = HALT_CONFIRMED;
+                }
+            }
+            emit(HaltConfirmed { market });
+            Ok(())
+        }
+
+        /// Guardian (or owner) halt of everything but queries and the withdrawals of accounts
+        /// that hold nothing but collateral. Lapses after `GLOBAL_HALT_EXPIRY_MS` unless the
+        /// owner confirms it.
+        #[ink(message, selector = 0x0400_000b)]
+        pub fn halt_all(&mut self) -> Result<()> {
+            let s = &mut self.state;
+            s.only_guardian_or_owner()?;
+            // A running halt is not extended (nor a confirmed one shortened): calling again
+            // cannot keep an unconfirmed halt alive past its expiry.
+            if !s.halted() {
+                s.halted_until_ms = now_ms().saturating_add(GLOBAL_HALT_EXPIRY_MS);
+            }
+            emit(GlobalHaltChanged { halted: true });
+            Ok(())
+        }
+
+        /// Owner resume after `halt_all`.
+        #[ink(message, selector = 0x0400_000c)]
+        pub fn resume_all(&mut self) -> Result<()> {
+            self.state.only_owner()?;
+            self.state.halted_until_ms = 0;
+            emit(GlobalHaltChanged { halted: false });
+            Ok(())
+        }
+
+        /// A market's settlement pool (funding and socialized-loss payments in flight).
+        #[ink(message, selector = 0x0400_0101)]
+        pub fn settlement_pool(&self, market: MarketId) -> Result<i128> {
+            Ok(self.state.market_state(market)?.settlement_pool)
+        }
+
+        /// The insurance fund, quote base units.
+        #[ink(message, selector = 0x0400_0102)]
+        pub fn insurance_fund(&self) -> i128 {
+            self.state.insurance_fund
+        }
+
+        /// Deposits minus withdrawals: what the token contract must hold for the engine.
+        #[ink(message, selector = 0x0400_0103)]
+        pub fn net_deposits(&self) -> i128 {
+            self.state.net_deposits
+        }
+
+        /// Owner, pending owner, guardian, collateral token, global halt.
+        #[ink(message, selector = 0x0400_0104)]
+        pub fn roles(&self) -> (AccountId, Option<AccountId>, AccountId, AccountId, bool) {
+            let s = &self.state;
+            (s.owner, s.pending_owner, s.guardian, s.token, s.halted())
+        }
+
+        /// Whether an account is an authorized venue.
+        #[ink(message, selector = 0x0400_0105)]
+        pub fn is_venue(&self, who: AccountId) -> bool {
+            self.state.venues.contains(who)
+        }
+
+        /// Applies a pause or resume to a market's breaker, emitting the transition.
+        fn change_breaker(
+            &mut self,
+            market: MarketId,
+            change: fn(&mut Breaker, u64) -> Option<BreakerTransition>,
+        ) -> Result<()> {
+            let mut state = self.state.market_state(market)?;
+            if let Some(t) = change(&mut state.breaker, now_ms()) {
+                emit_breaker(market, t);
+                self.state.market_states.insert(market, &state);
+            }
+            Ok(())
+        }
+    }
+}
