@@ -385,3 +385,31 @@ fn every_message_as_every_role_matches_the_access_table() {
     println!("{table}");
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
+
+/// Every message that can change state (the bundle's `mutates` flag) is in the table, so a
+/// message added to any facet cannot skip the matrix.
+#[test]
+fn the_table_covers_every_state_changing_message_of_every_facet() {
+    let bundle = load_bundle("ballast_engine");
+    let listed: Vec<&str> = EXPECTED
+        .iter()
+        .map(|(m, _)| m.split(' ').next().unwrap_or(m))
+        .collect();
+    let missing: Vec<String> = bundle
+        .transcoder
+        .metadata()
+        .spec()
+        .messages()
+        .iter()
+        .filter(|m| m.mutates())
+        .map(|m| {
+            m.label()
+                .rsplit("::")
+                .next()
+                .unwrap_or(m.label())
+                .to_string()
+        })
+        .filter(|short| !listed.contains(&short.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "not in the access table: {missing:?}");
+}
