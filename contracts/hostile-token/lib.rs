@@ -8,8 +8,8 @@
 
 #[ink::contract]
 mod hostile_token {
-    use ballast_interface::EngineError;
-    use ink::env::call::{build_call, ExecutionInput, Selector};
+    use ballast_interface::CollateralApi;
+    use ink::codegen::TraitCallBuilder;
     use ink::prelude::vec::Vec;
     use psp22::{PSP22Data, PSP22Error, PSP22};
 
@@ -58,14 +58,8 @@ mod hostile_token {
                 return;
             };
             self.attempts = self.attempts.saturating_add(1);
-            let outcome = build_call::<Environment>()
-                .call(engine)
-                .exec_input(
-                    ExecutionInput::new(Selector::new(ink::selector_bytes!("withdraw")))
-                        .push_arg(value),
-                )
-                .returns::<Result<(), EngineError>>()
-                .try_invoke();
+            let mut target: ink::contract_ref!(CollateralApi) = engine.into();
+            let outcome = target.call_mut().withdraw(value).try_invoke();
             // A refused re-entry never returns here: the runtime traps this contract.
             match outcome {
                 Ok(Ok(Ok(()))) => self.succeeded = self.succeeded.saturating_add(1),

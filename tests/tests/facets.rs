@@ -10,6 +10,7 @@ use ballast_drink_tests::*;
 use ballast_engine_state::{Facet, FacetCodes};
 use drink::pallet_contracts::Determinism;
 use drink::sandbox_api::prelude::*;
+use drink::Sandbox;
 use parity_scale_codec::{Decode, Encode};
 
 const T0: u64 = 1_667_865_600_000;
@@ -213,4 +214,85 @@ fn a_second_router_over_the_same_facets_cannot_reach_the_real_engine() {
         h.engine::<()>(&attacker, "set_venue", (attacker.clone(), true)),
         Err(EngineError::Unauthorized)
     );
+}
+
+fn code_hash(hash: ink::primitives::Hash) -> drink::frame_support::sp_runtime::testing::H256 {
+    drink::frame_support::sp_runtime::testing::H256(<[u8; 32]>::from(hash))
+}
+
+#[test]
+fn nobody_can_remove_a_facet_code_while_the_engine_runs_on_it() {
+    use drink::minimal::{MinimalSandboxRuntime, RuntimeOrigin};
+    let mut h = Harness::new(T0);
+    // The harness uploaded the facet codes as the owner: the only account pallet-contracts lets
+    // remove a code, and only while no contract depends on it.
+    let uploader = h.owner.clone();
+    let codes: FacetCodes = h.query("facets", ());
+    for facet in Facet::ALL {
+        let hash = code_hash(codes.code_of(facet));
+        let who = uploader.clone();
+        let removed = h.session.sandbox().execute_with(|| {
+            drink::pallet_contracts::Pallet::<MinimalSandboxRuntime>::remove_code(
+                RuntimeOrigin::signed(who),
+                hash,
+            )
+        });
+        assert!(removed.is_err(), "{facet:?} code removed under the engine");
+    }
+    // Control: a code nothing depends on, uploaded by the same account, can be removed.
+    let venue_wasm = load_bundle("ballast_venue").wasm;
+    let free = h
+        .session
+        .sandbox()
+        .upload_contract(venue_wasm, uploader.clone(), None, Determinism::Enforced)
+        .expect("uploads")
+        .code_hash;
+    let who = uploader.clone();
+    let removed = h.session.sandbox().execute_with(|| {
+        drink::pallet_contracts::Pallet::<MinimalSandboxRuntime>::remove_code(
+            RuntimeOrigin::signed(who),
+            free,
+        )
+    });
+    assert!(
+        removed.is_ok(),
+        "the control code could not be removed: {removed:?}"
+    );
+    // And the engine still answers through every facet it was deployed with.
+    assert!(!h.query::<bool>("is_venue", (uploader.clone(),)));
+    assert_eq!(h.query::<i128>("insurance_fund", ()), 0);
+}
+
+#[test]
+fn a_router_over_a_missing_or_repeated_facet_code_does_not_deploy() {
+    let mut h = Harness::new(T0);
+    let codes: FacetCodes = h.query("facets", ());
+    let token = h.token.clone();
+    let owner = h.owner.clone();
+    let bundle = load_bundle("ballast_engine");
+    let missing = FacetCodes {
+        views: ink::primitives::Hash::from([9; 32]),
+        ..codes
+    };
+    let repeated = FacetCodes {
+        views: codes.trading,
+        ..codes
+    };
+    for (case, facets) in [
+        ("missing", missing),
+        ("repeated", repeated),
+        ("as deployed", codes),
+    ] {
+        let deployed = h.session.sandbox().deploy_contract(
+            bundle.wasm.clone(),
+            0,
+            constructor_input(&bundle, "new", (&token, facets)),
+            case.as_bytes().to_vec(),
+            owner.clone(),
+            GAS_LIMIT,
+            None,
+        );
+        let ok = deployed.result.is_ok_and(|r| !r.result.did_revert());
+        assert_eq!(ok, case == "as deployed", "{case}");
+    }
 }

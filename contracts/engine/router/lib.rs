@@ -3,7 +3,8 @@
 //! that forwards the input and returns the facet's output as the router's own (tail call). A
 //! call therefore loads the router's few kilobytes and one facet, not the whole engine.
 //!
-//! The facet codes are fixed at deployment; there is no upgrade message. A facet's code hash
+//! The facet codes are fixed at deployment and locked as delegate dependencies; there is no
+//! upgrade message. A facet's code hash
 //! cannot be called on its own: it has no address, and a facet instantiated at one refuses
 //! its constructor.
 #![cfg_attr(not(feature = "std"), no_std, no_main)]
@@ -23,8 +24,17 @@ mod engine {
     impl Engine {
         /// Deploys the engine for a PSP22 collateral token, running `facets` (uploaded codes);
         /// the deployer is owner and guardian.
+        ///
+        /// Each facet code is locked as a delegate dependency: while the engine exists nobody,
+        /// not even the account that uploaded the code, can remove it (an unlocked code's
+        /// uploader could delete the liquidation facet in a crash and stop every liquidation).
+        /// The lock also refuses, and so fails the deployment on, a code that is not on chain,
+        /// the same code given for two facets, or the router's own code.
         #[ink(constructor)]
         pub fn new(token: AccountId, facets: FacetCodes) -> Self {
+            for facet in Facet::ALL {
+                ink::env::lock_delegate_dependency::<Environment>(&facets.code_of(facet));
+            }
             Self {
                 state: EngineState::new(caller(), token, facets),
             }
@@ -51,7 +61,9 @@ mod engine {
             };
             // On success the tail call ends this frame with the facet's output (and its revert
             // flag, so a refused message still changes nothing); it returns only if the facet
-            // trapped.
+            // trapped. This message takes `&self` and never returns normally: the router's copy
+            // of the root cell, loaded before the facet ran, is never written back over what the
+            // facet stored. Keep both (no `&mut self`, no plain call without TAIL_CALL).
             let _ = build_call::<ink::env::DefaultEnvironment>()
                 .delegate(self.state.facets.code_of(facet))
                 .call_flags(CallFlags::CLONE_INPUT | CallFlags::TAIL_CALL)

@@ -4,12 +4,13 @@
 //! facet's messages, the events, and one type registry holding what they all refer to.
 //!
 //! It refuses (exit 1) a facet message whose selector's first byte is not its facet's (the
-//! router would send it elsewhere), a selector or label two facets share, and a facet whose
-//! storage layout differs from the router's (a delegate call would read another layout).
+//! router would send it elsewhere), a selector or label two facets share, a facet whose
+//! storage layout, environment or error envelope differs from the router's (a delegate call
+//! would read another layout), and an event two facets describe differently.
 
 mod registry;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -71,7 +72,7 @@ fn join(dir: &Path) -> Result<Value, String> {
         }
     }
     let mut events = Vec::new();
-    let mut seen_events = BTreeSet::new();
+    let mut seen_events = BTreeMap::new();
     for facet in Facet::ALL {
         let name = format!("ballast_engine_{}", facet.name());
         let bundle = load(dir, &name)?;
@@ -97,15 +98,41 @@ fn join(dir: &Path) -> Result<Value, String> {
             }
             messages.push(message.clone());
         }
+        // Every facet emits into the same address: an event two facets list must be the same
+        // event, down to its fields' types and topics.
         let facet_events = registry.import_callables(&bundle, &bundle["spec"]["events"])?;
         for event in facet_events.as_array().into_iter().flatten() {
             let key = (
                 event["label"].to_string(),
                 event["signature_topic"].to_string(),
             );
-            if seen_events.insert(key) {
-                events.push(event.clone());
+            match seen_events.get(&key) {
+                None => {
+                    seen_events.insert(key, event.clone());
+                    events.push(event.clone());
+                }
+                Some(known) if known == event => {}
+                Some(_) => return Err(format!("{name}: event {} differs", key.0)),
             }
+        }
+        // The facet runs in the router's frame: its environment (account, balance, hash
+        // types) and ink!'s error envelope must be the router's.
+        let mut facet_environment = bundle["spec"]["environment"].clone();
+        if let Some(entries) = facet_environment.as_object_mut() {
+            for (_, entry) in entries.iter_mut() {
+                if entry.get("type").is_some() {
+                    *entry = registry.import_type_spec(&bundle, entry)?;
+                }
+            }
+        }
+        if facet_environment != spec["environment"]
+            || registry.import_type_spec(&bundle, &bundle["spec"]["lang_error"])?
+                != spec["lang_error"]
+            || bundle["storage"]["root"]["root_key"] != storage["root"]["root_key"]
+        {
+            return Err(format!(
+                "{name}: environment, error envelope or storage root differs from the router's"
+            ));
         }
     }
     spec["messages"] = Value::Array(messages);
