@@ -48,6 +48,22 @@ pub enum EngineError {
     /// This code is an engine facet: it runs only through the engine's router, never as a
     /// contract of its own.
     FacetOnly,
+    /// The sub-account is already open (index 0 is the caller's own account, always open).
+    SubAccountExists,
+    /// The caller has not opened a sub-account with that index.
+    UnknownSubAccount,
+}
+
+/// How a sub-account is margined.
+// The SCALE derive casts variant indices; the enum has two variants.
+#[allow(clippy::cast_possible_truncation)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum MarginMode {
+    /// Cross-margined over every market it holds, as an owner's own account is.
+    Cross,
+    /// Isolated: at most one market at a time, its collateral its only backing. Its losses
+    /// reach none of the owner's other accounts; a deficit is covered as any account's is.
+    Isolated,
 }
 
 impl From<RiskError> for EngineError {
@@ -256,6 +272,32 @@ pub trait CollateralApi {
     /// stays non-negative; an account holding nothing but collateral may always withdraw.
     #[ink(message, selector = 0x0500_0003)]
     fn withdraw(&mut self, amount: u128) -> Result<(), EngineError>;
+
+    /// Opens the caller's sub-account `index` (1..=255) and returns its address, which venues
+    /// fill as any account. Each sub-account has its own collateral, positions and health; an
+    /// `Isolated` one holds at most one market at a time, options book included. Index 0 is
+    /// the caller's own account. Refused during a global halt.
+    #[ink(message, selector = 0x0500_0004)]
+    fn open_sub_account(&mut self, index: u8, mode: MarginMode) -> Result<AccountId, EngineError>;
+
+    /// Deposits `amount` from the caller into its account `index` (0: its own).
+    #[ink(message, selector = 0x0500_0005)]
+    fn deposit_to(&mut self, index: u8, amount: u128) -> Result<(), EngineError>;
+
+    /// Withdraws `amount` from the caller's account `index` to the caller, on the same terms as
+    /// `withdraw`.
+    #[ink(message, selector = 0x0500_0006)]
+    fn withdraw_from(&mut self, index: u8, amount: u128) -> Result<(), EngineError>;
+
+    /// Moves `amount` of collateral between two of the caller's accounts; the source faces the
+    /// terms of a withdrawal. No tokens move. Refused during a global halt (for the target it
+    /// is a deposit).
+    #[ink(message, selector = 0x0500_0007)]
+    fn move_collateral(&mut self, from: u8, to: u8, amount: u128) -> Result<(), EngineError>;
+
+    /// The address of `owner`'s account `index` (`owner` itself for 0), opened or not.
+    #[ink(message, selector = 0x0500_0008)]
+    fn sub_account(&self, owner: AccountId, index: u8) -> AccountId;
 }
 
 /// Events, one per state change.
@@ -380,6 +422,35 @@ pub mod events {
         /// Who paid.
         #[ink(topic)]
         pub from: AccountId,
+        /// Amount, quote base units.
+        pub amount: u128,
+    }
+
+    /// A sub-account was opened.
+    #[ink::event]
+    pub struct SubAccountOpened {
+        /// Its owner.
+        #[ink(topic)]
+        pub owner: AccountId,
+        /// Its index among the owner's accounts (1..=255).
+        pub index: u8,
+        /// Its address.
+        #[ink(topic)]
+        pub account: AccountId,
+        /// Cross or isolated.
+        pub mode: MarginMode,
+    }
+
+    /// Collateral moved between two accounts of one owner.
+    #[ink::event]
+    pub struct CollateralMoved {
+        /// The owner of both.
+        #[ink(topic)]
+        pub owner: AccountId,
+        /// Source account.
+        pub from: AccountId,
+        /// Target account.
+        pub to: AccountId,
         /// Amount, quote base units.
         pub amount: u128,
     }

@@ -670,6 +670,11 @@ fn options_report(
 ) -> RiskResult<OptionsOutcome> {
     let ctx = find(markets, report.market)?;
     greeks::validate(&report, ctx.now_ms)?;
+    // An isolated account holds one market: its book, if any, is in the market of its
+    // position, whatever the report trades.
+    if account.isolated && account.positions.iter().any(|(m, _)| *m != report.market) {
+        return Err(RiskError::IsolatedAccount);
+    }
     if let Some(previous) = &account.options {
         if report.timestamp_ms <= previous.report.timestamp_ms {
             return Err(RiskError::InvalidReport);

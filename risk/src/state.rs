@@ -207,7 +207,8 @@ impl Account {
         let index = match self.positions.iter().position(|(id, _)| *id == market) {
             Some(i) => i,
             None => {
-                if self.isolated && !self.positions.is_empty() {
+                // One market for an isolated account: its options book counts too.
+                if self.isolated && self.markets().any(|m| m != market) {
                     return Err(RiskError::IsolatedAccount);
                 }
                 if self.positions.len() >= MAX_POSITIONS {

@@ -692,3 +692,58 @@ fn the_liquidation_throttle_is_sized_from_depth_once_depth_is_reported() {
     report_depth(&mut deep, 40_000_000 * USD, 30_000_000 * USD).unwrap();
     assert_eq!(throttle_notional(&deep).unwrap(), 75_000_000 * USD);
 }
+
+/// An isolated account holds one market, options book included: a book in another market than
+/// its position is refused, and so is a position in another market than its book, each
+/// leaving the account as it was.
+#[test]
+fn an_isolated_account_holds_one_market_books_included() {
+    let btc = market(20_000, "0.6");
+    let mut eth = market(1_500, "0.6");
+    eth.id = BTC + 1;
+    let mut markets = [btc.clone(), eth.clone()];
+    let isolated = Account {
+        collateral: 1_000_000 * USD,
+        isolated: true,
+        ..Account::default()
+    };
+
+    // A book first (in ETH), then a BTC position: refused.
+    let mut with_book = isolated.clone();
+    let mut eth_book = report(vec![bucket(30, 0, 1_000 * USD, 100 * USD, "0.6")], NOW);
+    eth_book.market = eth.id;
+    apply_options_report(&mut with_book, &mut markets, eth_book, &mut 0).unwrap();
+    let before = with_book.clone();
+    assert_eq!(
+        with_book.position_mut(BTC, &btc.state).err(),
+        Some(RiskError::IsolatedAccount)
+    );
+    assert_eq!(with_book, before);
+    assert!(
+        with_book.position_mut(eth.id, &eth.state).is_ok(),
+        "its own market"
+    );
+
+    // A BTC position first, then an ETH book: refused, whether the report trades or not.
+    let mut with_perp = isolated.clone();
+    with_perp.position_mut(BTC, &btc.state).unwrap().size = 1;
+    let before = with_perp.clone();
+    for trade in [true, false] {
+        let mut book = report(vec![bucket(30, 0, 1_000 * USD, 100 * USD, "0.6")], NOW);
+        book.market = eth.id;
+        book.trade = trade;
+        assert_eq!(
+            apply_options_report(&mut with_perp, &mut markets, book, &mut 0).err(),
+            Some(RiskError::IsolatedAccount)
+        );
+        assert_eq!(with_perp, before);
+    }
+    // A cross account may hold both.
+    let mut cross = Account {
+        isolated: false,
+        ..before.clone()
+    };
+    let mut book = report(vec![bucket(30, 0, 1_000 * USD, 100 * USD, "0.6")], NOW);
+    book.market = eth.id;
+    assert!(apply_options_report(&mut cross, &mut markets, book, &mut 0).is_ok());
+}

@@ -9,7 +9,9 @@
     clippy::cast_possible_wrap
 )]
 
-use ballast_drink_tests::interface::{AccountView, EngineError, HealthReport, MarketRisk};
+use ballast_drink_tests::interface::{
+    AccountView, EngineError, HealthReport, MarginMode, MarketRisk,
+};
 use ballast_drink_tests::*;
 use ballast_risk::{ExpiryGreeks, OptionsReport, StressFee};
 use drink::AccountId32;
@@ -207,6 +209,22 @@ fn calls() -> Vec<(&'static str, Call)> {
             h.engine(w, "fund_insurance", (1_000 * USD,))
         }),
         ("withdraw", |h, w| h.engine(w, "withdraw", (1_000 * USD,))),
+        ("open_sub_account", |h, w| {
+            unit(h.engine::<AccountId32>(w, "open_sub_account", (1u8, MarginMode::Cross)))
+        }),
+        ("deposit_to", |h, w| {
+            unit(h.engine::<AccountId32>(w, "open_sub_account", (1u8, MarginMode::Cross)))?;
+            h.engine(w, "deposit_to", (1u8, 1_000 * USD))
+        }),
+        ("withdraw_from", |h, w| {
+            unit(h.engine::<AccountId32>(w, "open_sub_account", (1u8, MarginMode::Cross)))?;
+            h.engine::<()>(w, "move_collateral", (0u8, 1u8, 1_000 * USD))?;
+            h.engine(w, "withdraw_from", (1u8, 1_000 * USD))
+        }),
+        ("move_collateral", |h, w| {
+            unit(h.engine::<AccountId32>(w, "open_sub_account", (1u8, MarginMode::Isolated)))?;
+            h.engine(w, "move_collateral", (0u8, 1u8, 1_000 * USD))
+        }),
         ("liquidate", |h, w| {
             h.engine(w, "liquidate", (victim(), MARKET))
         }),
@@ -299,6 +317,10 @@ const EXPECTED: &[(&str, &str)] = &[
     ("deposit", "opgfxvdr"),
     ("fund_insurance", "opgfxvdr"),
     ("withdraw", "opgfxvdr"),
+    ("open_sub_account", "opgfxvdr"),
+    ("deposit_to", "opgfxvdr"),
+    ("withdraw_from", "opgfxvdr"),
+    ("move_collateral", "opgfxvdr"),
     ("liquidate", "opgfxvdr"),
     ("fill (VenueApi)", "v"),
     ("update_funding (VenueApi)", "v"),

@@ -1,14 +1,16 @@
-//! Engine facet `collateral` (selectors `0x05..`): deposits, insurance top-ups and
-//! withdrawals, the only messages that move tokens. Runs only through the router's delegate
-//! call, on the router's storage.
+//! Engine facet `collateral` (selectors `0x05..`): deposits, insurance top-ups, withdrawals and
+//! sub-accounts, the only messages that move tokens or collateral between accounts. Runs only
+//! through the router's delegate call, on the router's storage.
 #![cfg_attr(not(feature = "std"), no_std, no_main)]
 
 #[ink::contract]
 mod engine {
-    use ballast_engine_state::{caller, emit, markets_of, positive_amount, EngineState, Result};
+    use ballast_engine_state::{
+        caller, emit, markets_of, positive_amount, sub_account_of, EngineState, Result,
+    };
     use ballast_interface::events::*;
-    use ballast_interface::{CollateralApi, EngineError};
-    use ballast_risk::ops;
+    use ballast_interface::{CollateralApi, EngineError, MarginMode};
+    use ballast_risk::{ops, Account, RiskError};
 
     /// The engine's storage (the router's; see `ballast-engine-state`).
     #[ink(storage)]
@@ -22,36 +24,71 @@ mod engine {
         pub fn facet_only() -> core::result::Result<Self, EngineError> {
             Err(EngineError::FacetOnly)
         }
+
+        /// Credits `amount` pulled from the caller to `account` (the caller's own account or
+        /// one of its sub-accounts).
+        fn deposit_into(&mut self, account: AccountId, amount: u128) -> Result<()> {
+            let s = &mut self.state;
+            s.not_halted()?;
+            let payer = caller();
+            let signed = positive_amount(amount)?;
+            let before = s.load_account(account);
+            let mut after = before.clone();
+            ops::deposit(&mut after, signed)?;
+            settle_liquidation_flag(s, &mut after)?;
+            let net = s
+                .net_deposits
+                .checked_add(signed)
+                .ok_or(EngineError::InvalidAmount)?;
+            s.pull_tokens(payer, amount)?;
+            s.store_account(account, &before, &after);
+            s.net_deposits = net;
+            emit(Deposited { account, amount });
+            Ok(())
+        }
+
+        /// Pays `amount` of `account`'s collateral (the caller's own account or one of its
+        /// sub-accounts) to the caller, margin permitting.
+        fn withdraw_out(&mut self, account: AccountId, amount: u128) -> Result<()> {
+            let s = &mut self.state;
+            let payee = caller();
+            let signed = positive_amount(amount)?;
+            let before = s.load_account(account);
+            if !before.is_flat() {
+                s.not_halted()?;
+            }
+            let mut after = before.clone();
+            let loaded = s.load_markets(&markets_of(&[&after], None))?;
+            ops::withdraw(&mut after, &loaded.markets, signed)?;
+            let net = s
+                .net_deposits
+                .checked_sub(signed)
+                .ok_or(EngineError::InvalidAmount)?;
+            // Effects before the external call; a failed transfer reverts them all.
+            s.store_account(account, &before, &after);
+            s.store_markets(&loaded, &[]);
+            s.net_deposits = net;
+            s.send_tokens(payee, amount)?;
+            emit(Withdrawn { account, amount });
+            Ok(())
+        }
+    }
+
+    /// A deposit may have restored an account under liquidation: let its liquidation state end
+    /// if it now meets maintenance.
+    fn settle_liquidation_flag(s: &EngineState, account: &mut Account) -> Result<()> {
+        if account.being_liquidated {
+            let loaded = s.load_markets(&markets_of(&[&*account], None))?;
+            ops::note_observed(account, &loaded.markets)?;
+        }
+        Ok(())
     }
 
     impl CollateralApi for Engine {
         /// Deposits `amount` of the collateral token (the caller must have approved the engine).
         #[ink(message)]
         fn deposit(&mut self, amount: u128) -> Result<()> {
-            let s = &mut self.state;
-            s.not_halted()?;
-            let caller = caller();
-            let signed = positive_amount(amount)?;
-            let before = s.load_account(caller);
-            let mut account = before.clone();
-            ops::deposit(&mut account, signed)?;
-            if account.being_liquidated {
-                // The deposit may have restored the account: let its liquidation state end.
-                let loaded = s.load_markets(&markets_of(&[&account], None))?;
-                ops::note_observed(&mut account, &loaded.markets)?;
-            }
-            let net = s
-                .net_deposits
-                .checked_add(signed)
-                .ok_or(EngineError::InvalidAmount)?;
-            s.pull_tokens(caller, amount)?;
-            s.store_account(caller, &before, &account);
-            s.net_deposits = net;
-            emit(Deposited {
-                account: caller,
-                amount,
-            });
-            Ok(())
+            self.deposit_into(caller(), amount)
         }
 
         /// Adds `amount` of the collateral token to the insurance fund (anyone; the caller must
@@ -84,30 +121,94 @@ mod engine {
         /// during a global halt: it owes nothing and risks nothing.
         #[ink(message)]
         fn withdraw(&mut self, amount: u128) -> Result<()> {
+            self.withdraw_out(caller(), amount)
+        }
+
+        /// Opens the caller's sub-account `index` (1..=255; 0 is the caller's own account).
+        #[ink(message)]
+        fn open_sub_account(&mut self, index: u8, mode: MarginMode) -> Result<AccountId> {
+            let owner = caller();
             let s = &mut self.state;
-            let caller = caller();
-            let signed = positive_amount(amount)?;
-            let before = s.load_account(caller);
-            if !before.is_flat() {
-                s.not_halted()?;
+            if index == 0 {
+                return Err(EngineError::SubAccountExists);
             }
-            let mut account = before.clone();
-            let loaded = s.load_markets(&markets_of(&[&account], None))?;
-            ops::withdraw(&mut account, &loaded.markets, signed)?;
-            let net = s
-                .net_deposits
-                .checked_sub(signed)
-                .ok_or(EngineError::InvalidAmount)?;
-            // Effects before the external call; a failed transfer reverts them all.
-            s.store_account(caller, &before, &account);
+            let account = sub_account_of(owner, index);
+            if s.sub_accounts.contains(account) {
+                return Err(EngineError::SubAccountExists);
+            }
+            s.not_halted()?;
+            let before = s.load_account(account);
+            // A venue may have filled the address, or credited fees to it, before it was
+            // opened: the owner takes over what is there, but only an address holding at most
+            // one market can be isolated.
+            if mode == MarginMode::Isolated && before.markets().nth(1).is_some() {
+                return Err(EngineError::Risk(RiskError::IsolatedAccount));
+            }
+            let mut after = before.clone();
+            after.isolated = mode == MarginMode::Isolated;
+            s.sub_accounts.insert(account, &(owner, index));
+            s.store_account(account, &before, &after);
+            emit(SubAccountOpened {
+                owner,
+                index,
+                account,
+                mode,
+            });
+            Ok(account)
+        }
+
+        /// Deposits `amount` from the caller into its sub-account `index`.
+        #[ink(message)]
+        fn deposit_to(&mut self, index: u8, amount: u128) -> Result<()> {
+            let account = self.state.own_account(caller(), index)?;
+            self.deposit_into(account, amount)
+        }
+
+        /// Withdraws `amount` from the caller's sub-account `index` to the caller.
+        #[ink(message)]
+        fn withdraw_from(&mut self, index: u8, amount: u128) -> Result<()> {
+            let account = self.state.own_account(caller(), index)?;
+            self.withdraw_out(account, amount)
+        }
+
+        /// Moves `amount` of collateral between two of the caller's accounts.
+        #[ink(message)]
+        fn move_collateral(&mut self, from: u8, to: u8, amount: u128) -> Result<()> {
+            let owner = caller();
+            let s = &mut self.state;
+            if from == to {
+                return Err(EngineError::SameAccount);
+            }
+            // Into an account it is a deposit, which a halt refuses.
+            s.not_halted()?;
+            let (source, target) = (s.own_account(owner, from)?, s.own_account(owner, to)?);
+            if source == target {
+                return Err(EngineError::SameAccount);
+            }
+            let signed = positive_amount(amount)?;
+            let (source0, target0) = (s.load_account(source), s.load_account(target));
+            let (mut source1, mut target1) = (source0.clone(), target0.clone());
+            let loaded = s.load_markets(&markets_of(&[&source1], None))?;
+            ops::withdraw(&mut source1, &loaded.markets, signed)?;
+            ops::deposit(&mut target1, signed)?;
+            settle_liquidation_flag(s, &mut target1)?;
+            s.store_account(source, &source0, &source1);
+            s.store_account(target, &target0, &target1);
             s.store_markets(&loaded, &[]);
-            s.net_deposits = net;
-            s.send_tokens(caller, amount)?;
-            emit(Withdrawn {
-                account: caller,
+            emit(CollateralMoved {
+                owner,
+                from: source,
+                to: target,
                 amount,
             });
             Ok(())
+        }
+
+        /// The address of `owner`'s sub-account `index` (`owner` itself for 0), whether opened
+        /// or not. Venues fill it as any account.
+        #[ink(message)]
+        fn sub_account(&self, owner: AccountId, index: u8) -> AccountId {
+            sub_account_of(owner, index)
         }
     }
 }

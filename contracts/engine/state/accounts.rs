@@ -19,7 +19,7 @@ impl EngineState {
             .collect();
         Account {
             collateral: record.collateral,
-            isolated: false,
+            isolated: record.isolated,
             being_liquidated: record.being_liquidated,
             positions,
             options: if record.has_options {
@@ -61,6 +61,7 @@ impl EngineState {
         if before.collateral != after.collateral
             || before.being_liquidated != after.being_liquidated
             || before.options.is_some() != after.options.is_some()
+            || before.isolated != after.isolated
             || !same_markets
         {
             let record = AccountRecord {
@@ -68,6 +69,7 @@ impl EngineState {
                 being_liquidated: after.being_liquidated,
                 markets: after.positions.iter().map(|(m, _)| *m).collect(),
                 has_options: after.options.is_some(),
+                isolated: after.isolated,
             };
             self.accounts.insert(who, &record);
         }

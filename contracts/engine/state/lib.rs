@@ -54,6 +54,8 @@ pub struct AccountRecord {
     markets: Vec<MarketId>,
     /// An options book is stored for the account (saves its read otherwise).
     has_options: bool,
+    /// An isolated sub-account: at most one market at a time.
+    isolated: bool,
 }
 
 /// A listed market's configuration.
@@ -138,6 +140,8 @@ pub struct EngineState {
     pub positions: Mapping<(AccountId, MarketId), Position, ManualKey<0x0000_0008>>,
     /// Options books.
     pub options: Mapping<AccountId, OptionsBook, ManualKey<0x0000_0009>>,
+    /// Opened sub-accounts: owner and index of each.
+    pub sub_accounts: Mapping<AccountId, (AccountId, u8), ManualKey<0x0000_000A>>,
 }
 
 impl EngineState {
@@ -161,6 +165,7 @@ impl EngineState {
             accounts: Mapping::new(),
             positions: Mapping::new(),
             options: Mapping::new(),
+            sub_accounts: Mapping::new(),
         }
     }
 
@@ -218,10 +223,37 @@ impl EngineState {
             .ok_or(EngineError::UnknownMarket)
     }
 
+    /// `owner`'s account `index`: `owner` itself for 0, else an opened sub-account, or
+    /// `UnknownSubAccount`.
+    pub fn own_account(&self, owner: AccountId, index: u8) -> Result<AccountId> {
+        if index == 0 {
+            return Ok(owner);
+        }
+        let account = sub_account_of(owner, index);
+        if self.sub_accounts.get(account) != Some((owner, index)) {
+            return Err(EngineError::UnknownSubAccount);
+        }
+        Ok(account)
+    }
+
     /// A listed market's feed, or `UnknownMarket`.
     pub fn feed(&self, market: MarketId) -> Result<FeedState> {
         self.feeds.get(market).ok_or(EngineError::UnknownMarket)
     }
+}
+
+/// The address of `owner`'s account `index`: `owner` for 0, else the BLAKE2-256 hash of a
+/// domain tag, the owner and the index, an address nobody holds a key for.
+pub fn sub_account_of(owner: AccountId, index: u8) -> AccountId {
+    if index == 0 {
+        return owner;
+    }
+    let mut out = [0u8; 32];
+    ink::env::hash_encoded::<ink::env::hash::Blake2x256, _>(
+        &(b"ballast/sub-account", owner, index),
+        &mut out,
+    );
+    AccountId::from(out)
 }
 
 /// Emits a breaker transition.
