@@ -43,6 +43,19 @@ fn selector_bytes(message: &Value) -> Result<[u8; 4], String> {
 
 fn join(dir: &Path) -> Result<Value, String> {
     let router = load(dir, "ballast_engine_router")?;
+    let mut facets = Vec::new();
+    for facet in Facet::ALL {
+        facets.push((
+            facet,
+            load(dir, &format!("ballast_engine_{}", facet.name()))?,
+        ));
+    }
+    join_bundles(&router, &facets)
+}
+
+/// Joins the router's bundle and each facet's into the engine's one bundle, or says why not.
+fn join_bundles(router: &Value, facets: &[(Facet, Value)]) -> Result<Value, String> {
+    let router = router.clone();
     let mut registry = Registry::default();
     let storage = registry.import_storage(&router, &router["storage"])?;
     let mut spec = router["spec"].clone();
@@ -73,16 +86,16 @@ fn join(dir: &Path) -> Result<Value, String> {
     }
     let mut events = Vec::new();
     let mut seen_events = BTreeMap::new();
-    for facet in Facet::ALL {
+    for (facet, bundle) in facets {
+        let facet = *facet;
         let name = format!("ballast_engine_{}", facet.name());
-        let bundle = load(dir, &name)?;
         // The layout below the root (the root's own type is named after its crate).
-        if registry.import_storage(&bundle, &bundle["storage"]["root"]["layout"])?
+        if registry.import_storage(bundle, &bundle["storage"]["root"]["layout"])?
             != storage["root"]["layout"]
         {
             return Err(format!("{name}: storage layout differs from the router's"));
         }
-        let facet_messages = registry.import_callables(&bundle, &bundle["spec"]["messages"])?;
+        let facet_messages = registry.import_callables(bundle, &bundle["spec"]["messages"])?;
         for message in facet_messages.as_array().into_iter().flatten() {
             let selector = selector_bytes(message)?;
             let label = message["label"].as_str().unwrap_or_default().to_string();
@@ -100,10 +113,10 @@ fn join(dir: &Path) -> Result<Value, String> {
         }
         // Every facet emits into the same address: an event two facets list must be the same
         // event, down to its fields' types and topics.
-        let facet_events = registry.import_callables(&bundle, &bundle["spec"]["events"])?;
+        let facet_events = registry.import_callables(bundle, &bundle["spec"]["events"])?;
         for event in facet_events.as_array().into_iter().flatten() {
             let key = (
-                event["label"].to_string(),
+                event["label"].as_str().unwrap_or_default().to_string(),
                 event["signature_topic"].to_string(),
             );
             match seen_events.get(&key) {
@@ -121,12 +134,12 @@ fn join(dir: &Path) -> Result<Value, String> {
         if let Some(entries) = facet_environment.as_object_mut() {
             for (_, entry) in entries.iter_mut() {
                 if entry.get("type").is_some() {
-                    *entry = registry.import_type_spec(&bundle, entry)?;
+                    *entry = registry.import_type_spec(bundle, entry)?;
                 }
             }
         }
         if facet_environment != spec["environment"]
-            || registry.import_type_spec(&bundle, &bundle["spec"]["lang_error"])?
+            || registry.import_type_spec(bundle, &bundle["spec"]["lang_error"])?
                 != spec["lang_error"]
             || bundle["storage"]["root"]["root_key"] != storage["root"]["root_key"]
         {
@@ -177,3 +190,6 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
