@@ -94,6 +94,8 @@ pub struct AccountView {
     pub being_liquidated: bool,
     /// Open positions.
     pub positions: Vec<(MarketId, Position)>,
+    /// Cross-margined, or an isolated sub-account (one market at a time).
+    pub margin: MarginMode,
 }
 
 /// Health of an account against its three requirements, at the current prices.

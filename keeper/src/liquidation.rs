@@ -26,6 +26,7 @@ pub fn markets_by_size(view: &AccountView) -> Vec<MarketId> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ballast_interface::MarginMode;
     use ballast_risk::{Health, Position};
 
     fn health(m: (i128, i128), le: (i128, i128)) -> HealthReport {
@@ -56,6 +57,7 @@ mod tests {
                     )
                 })
                 .collect(),
+            margin: MarginMode::Cross,
         }
     }
 

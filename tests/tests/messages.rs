@@ -12,7 +12,9 @@
 )]
 
 use ballast_drink_tests::interface::events::*;
-use ballast_drink_tests::interface::{AccountView, EngineError, HealthReport, MarketRisk};
+use ballast_drink_tests::interface::{
+    AccountView, EngineError, HealthReport, MarginMode, MarketRisk,
+};
 use ballast_drink_tests::*;
 use ballast_math::{MathError, Rounding};
 use ballast_oracle::{ConfigError, OracleError};
@@ -348,7 +350,8 @@ fn queries_on_a_fresh_deployment() {
         AccountView {
             collateral: 0,
             being_liquidated: false,
-            positions: vec![]
+            positions: vec![],
+            margin: MarginMode::Cross,
         }
     );
     let hr = health(&mut h, &stranger());
@@ -1645,6 +1648,7 @@ fn fill_applies_trade_and_fees() {
             collateral: iusd(9_995),
             being_liquidated: false,
             positions: vec![(MARKET, position(BTC / 2, -iusd(10_050)))],
+            margin: MarginMode::Cross,
         }
     );
     assert_eq!(
@@ -1653,6 +1657,7 @@ fn fill_applies_trade_and_fees() {
             collateral: iusd(9_998),
             being_liquidated: false,
             positions: vec![(MARKET, position(-BTC / 2, iusd(10_050)))],
+            margin: MarginMode::Cross,
         }
     );
     assert_eq!(view(&mut h, &t).collateral, iusd(7));
@@ -1674,7 +1679,8 @@ fn fill_applies_trade_and_fees() {
         AccountView {
             collateral: iusd(9_945),
             being_liquidated: false,
-            positions: vec![]
+            positions: vec![],
+            margin: MarginMode::Cross,
         }
     );
     assert_eq!(view(&mut h, &b).collateral, iusd(10_048));
@@ -2312,7 +2318,8 @@ fn bankrupt_account_is_closed_and_its_deficit_resolved() {
         AccountView {
             collateral: 0,
             being_liquidated: false,
-            positions: vec![]
+            positions: vec![],
+            margin: MarginMode::Cross,
         }
     );
     assert_eq!(size_of(&mut h, &k), BTC);

@@ -149,6 +149,8 @@ fn an_isolated_sub_account_is_liquidated_alone_and_its_loss_stays_in_it() {
         "the view and the message agree on the address"
     );
     assert_ne!(sub, trader);
+    assert_eq!(view(&mut h, &sub).margin, MarginMode::Isolated);
+    assert_eq!(view(&mut h, &trader).margin, MarginMode::Cross);
     h.engine::<()>(&trader, "deposit_to", (1u8, 1_000 * USD))
         .expect("funds the sub-account");
     h.engine::<()>(&trader, "deposit", (10_000 * USD,))

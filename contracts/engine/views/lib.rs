@@ -6,7 +6,9 @@
 #[ink::contract]
 mod engine {
     use ballast_engine_state::{markets_of, EngineState, Result};
-    use ballast_interface::{AccountView, EngineError, HealthReport, MarketRisk, RiskViews};
+    use ballast_interface::{
+        AccountView, EngineError, HealthReport, MarginMode, MarketRisk, RiskViews,
+    };
     use ballast_math::Fixed;
     use ballast_risk::health::{
         account_health, initial_health_at_target, liquidation_price, HealthKind,
@@ -37,6 +39,11 @@ mod engine {
                 collateral: a.collateral,
                 being_liquidated: a.being_liquidated,
                 positions: a.positions,
+                margin: if a.isolated {
+                    MarginMode::Isolated
+                } else {
+                    MarginMode::Cross
+                },
             }
         }
 
