@@ -149,7 +149,8 @@ impl FeedState {
     }
 
     /// Median of the fresh reports (age at most `max_report_age_ms`; reports stamped slightly
-    /// in the future count as fresh), with its confidence and the oldest input's timestamp.
+    /// in the future count as fresh), with its confidence and the lower median of the inputs'
+    /// timestamps.
     fn aggregate_of_fresh_reports(
         &self,
         cfg: &OracleConfig,
@@ -157,17 +158,26 @@ impl FeedState {
     ) -> Result<(u8, Option<Aggregate>), OracleError> {
         let mut prices = [Fixed::ZERO; MAX_FEEDERS];
         let mut confidences = [Fixed::ZERO; MAX_FEEDERS];
+        let mut stamps = [0u64; MAX_FEEDERS];
         let mut count: usize = 0;
-        let mut oldest_ms = u64::MAX;
         for report in self.reports.iter().flatten() {
             if now_ms.saturating_sub(report.timestamp_ms) > cfg.max_report_age_ms {
                 continue;
             }
             *prices.get_mut(count).ok_or_else(overflow)? = report.price;
             *confidences.get_mut(count).ok_or_else(overflow)? = report.confidence;
+            *stamps.get_mut(count).ok_or_else(overflow)? = report.timestamp_ms;
             count = count.checked_add(1).ok_or_else(overflow)?;
-            oldest_ms = oldest_ms.min(report.timestamp_ms);
         }
+        // The data's age is that of the lower median report: a minority of feeders stamping
+        // their reports just inside the freshness bound (or in the future) cannot age (or
+        // rejuvenate) it; with an even count the older of the two middle reports counts.
+        let stamps = stamps.get_mut(..count).ok_or_else(overflow)?;
+        stamps.sort_unstable();
+        let median_ms = match count.checked_sub(1).and_then(|last| last.checked_div(2)) {
+            Some(middle) => *stamps.get(middle).ok_or_else(overflow)?,
+            None => 0,
+        };
         let fresh = u8::try_from(count).map_err(|_| overflow())?;
         let prices = prices.get_mut(..count).ok_or_else(overflow)?;
         let Some(price) = math::median(prices)? else {
@@ -186,7 +196,7 @@ impl FeedState {
             Some(Aggregate {
                 price,
                 confidence: reported.max(spread),
-                formed_at_ms: oldest_ms,
+                formed_at_ms: median_ms,
             }),
         ))
     }

@@ -29,8 +29,9 @@ pub struct Aggregate {
     /// `price`): the feeders' own uncertainty or their disagreement, whichever is larger. Both
     /// are medians, so fewer than half of the feeders cannot inflate or hide it.
     pub confidence: Fixed,
-    /// Timestamp of the oldest report the median was formed from: the age of the data, not of
-    /// the refresh. Not updated while too few reports are fresh, so a kept aggregate ages.
+    /// Lower median of the timestamps of the reports the median was formed from: the age of
+    /// the data as most feeders saw it, not of the refresh (a minority stamping old reports
+    /// cannot age it). Not updated while too few reports are fresh, so a kept aggregate ages.
     pub formed_at_ms: u64,
 }
 
@@ -268,7 +269,7 @@ pub struct PriceView {
     pub twap: Fixed,
     /// The aggregate's confidence (price units).
     pub confidence: Fixed,
-    /// Milliseconds since the aggregate's oldest input report.
+    /// Milliseconds since the aggregate's median input report.
     pub age_ms: u64,
     /// EWMA volatility, annualized fraction.
     pub annualized_vol: Fixed,

@@ -232,3 +232,45 @@ proptest! {
         prop_assert_eq!(state_a, state_b);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(10_000))]
+
+    /// (e) A minority of the feeders (any number below half, acting together) stamping their
+    /// reports anywhere inside the freshness bound, at any time, never makes the price stale
+    /// while the others report on time: the aggregate's age is the honest majority's, however
+    /// long the run, whatever the gaps between rounds (honest feeders report every round).
+    #[test]
+    fn a_minority_stamping_old_reports_cannot_make_the_price_stale(
+        feeders in 3usize..=8,
+        rounds in prop::collection::vec(
+            (0u64..30_000, prop::collection::vec(0u64..=60_000, 8), 1u64..30_000),
+            1..24,
+        ),
+        price in any_price(),
+    ) {
+        let cfg = OracleConfig::default();
+        let liars = (feeders - 1) / 2;
+        let mut state = FeedState::default();
+        let mut now = T0;
+        for (gap, lag, check_after) in rounds {
+            now += gap;
+            for (feeder, lag) in lag.iter().enumerate().take(feeders) {
+                let stamp = if feeder < liars {
+                    now.saturating_sub((*lag).min(cfg.max_report_age_ms))
+                } else {
+                    now
+                };
+                // A liar's report older than its last is refused and changes nothing.
+                let _ = state.submit(&cfg, feeder as u8, report(price, stamp), now);
+            }
+            // Checked later, while every honest report is still fresh for opening.
+            let at = now + check_after.min(cfg.max_report_age_ms);
+            let validity = state.validity(&cfg, at);
+            prop_assert!(
+                validity.allows(ballast_oracle::PriceUse::Opening),
+                "{:?} at {} ms after honest reports", validity, at - now
+            );
+        }
+    }
+}

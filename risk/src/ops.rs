@@ -744,31 +744,46 @@ pub fn report_depth(ctx: &mut MarketCtx, bid: i128, ask: i128) -> RiskResult<()>
     ctx.state.depth.report(&params, bid, ask, ctx.now_ms)
 }
 
-/// Applies a venue's funding index change, bounded by `max_funding_per_hour * oracle` per hour
-/// elapsed since the last update (at most 24 hours' worth).
+/// Applies a venue's funding index change out of a budget that refills at
+/// `max_funding_per_hour * oracle` per hour and holds at most one hour's worth: over any
+/// window of T, all venues together move the index by at most the hourly bound times
+/// (T + 1 h). Each change spends only the time its size is worth (rounded against the venue),
+/// so a zero or tiny change neither resets nor wastes the budget.
 pub fn update_funding(ctx: &mut MarketCtx, delta_index: Fixed) -> RiskResult<()> {
     match ctx.state.breaker.state {
         BreakerState::Settled => return Err(RiskError::MarketSettled),
         BreakerState::Paused => return Err(RiskError::MarketHalted),
         _ => {}
     }
-    let elapsed = ctx
-        .now_ms
-        .saturating_sub(ctx.state.last_funding_ms)
-        .min(MS_PER_HOUR.saturating_mul(24));
+    // The budget's clock: the time up to which the budget is spent, never more than an hour
+    // behind now.
+    let spent_until = ctx
+        .state
+        .last_funding_ms
+        .max(ctx.now_ms.saturating_sub(MS_PER_HOUR));
+    let available_ms = ctx.now_ms.saturating_sub(spent_until);
     let per_hour = ctx
         .config
         .max_funding_per_hour
         .checked_mul(ctx.prices.oracle)?;
+    let hour = Fixed::from_i128(i128::from(MS_PER_HOUR))?;
     let bound = per_hour.mul_div(
-        Fixed::from_i128(i128::from(elapsed))?,
-        Fixed::from_i128(i128::from(MS_PER_HOUR))?,
+        Fixed::from_i128(i128::from(available_ms))?,
+        hour,
         Rounding::Floor,
     )?;
-    if delta_index.checked_abs()? > bound {
+    let size = delta_index.checked_abs()?;
+    if size > bound {
         return Err(RiskError::FundingTooLarge);
     }
+    if size == Fixed::ZERO {
+        return Ok(());
+    }
+    let used_ms = size
+        .mul_div(hour, per_hour, Rounding::Ceil)?
+        .to_int(Rounding::Ceil);
+    let used_ms = u64::try_from(used_ms).map_err(|_| RiskError::FundingTooLarge)?;
     ctx.state.funding_index = ctx.state.funding_index.checked_add(delta_index)?;
-    ctx.state.last_funding_ms = ctx.state.last_funding_ms.max(ctx.now_ms);
+    ctx.state.last_funding_ms = spent_until.saturating_add(used_ms).min(ctx.now_ms);
     Ok(())
 }

@@ -80,7 +80,8 @@ pub struct MarketState {
     pub open_interest: i128,
     /// Cumulative funding index: longs pay (shorts receive) its increase per unit of size.
     pub funding_index: Fixed,
-    /// Last funding update, ms.
+    /// Funding budget clock, ms: the budget is spent up to this time (see
+    /// `ops::update_funding`).
     pub last_funding_ms: u64,
     /// Cumulative socialized loss per unit of |size| (both sides pay).
     pub social_loss_index: Fixed,

@@ -451,3 +451,62 @@ fn ramp_toward_handles_zero_rate_time() {
         fx("0.1")
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    /// Funding, attacked by venues: any sequence of index changes (any sizes, either sign,
+    /// zero and tiny ones included, at any timing and gaps, at a moving price) moves the
+    /// funding index over any window of T by at most the hourly bound (at the highest price
+    /// of the window) times (T + 1 h); a zero change leaves the market exactly as it was; and
+    /// after an hour nobody spent, a full hour's worth is accepted.
+    #[test]
+    fn funding_moves_at_most_the_hourly_bound_over_any_window(
+        calls in prop::collection::vec(
+            (0u64..(3 * HOUR), -2_000i128..=2_000, 19_000i64..21_000, 0u8..4),
+            1..40,
+        ),
+    ) {
+        let mut ctx = common::ledger(20_000).markets.remove(0);
+        let rate = ctx.config.max_funding_per_hour;
+        let mut now = 10 * HOUR;
+        ctx.now_ms = now;
+        ctx.state.last_funding_ms = now;
+        // (time, index, price) after every call.
+        let mut path = vec![(now, ctx.state.funding_index, Fixed::from_int(20_000))];
+        for (gap, thousandths, price, kind) in calls {
+            now += gap;
+            ctx.now_ms = now;
+            ctx.prices = prices(Fixed::from_int(price));
+            let hour_bound = rate.checked_mul(ctx.prices.oracle).unwrap();
+            // Kinds: 0 zero, 1 one bit, 2..3 a fraction (up to twice) of an hour's bound.
+            let delta = match kind {
+                0 => Fixed::ZERO,
+                1 => Fixed::from_bits(if thousandths < 0 { -1 } else { 1 }),
+                _ => hour_bound.checked_mul(Fixed::from_ratio(thousandths, 1_000).unwrap()).unwrap(),
+            };
+            let before = ctx.state.clone();
+            let result = ballast_risk::ops::update_funding(&mut ctx, delta);
+            if delta == Fixed::ZERO || result.is_err() {
+                prop_assert_eq!(&ctx.state, &before, "a zero or refused change moved the market");
+            }
+            path.push((now, ctx.state.funding_index, ctx.prices.oracle));
+        }
+        for i in 0..path.len() {
+            for j in i + 1..path.len() {
+                let (t0, x0, _) = path[i];
+                let (t1, x1, _) = path[j];
+                let top = path[i..=j].iter().map(|p| p.2).max().unwrap();
+                let window_hours = Fixed::from_ratio(i128::from(t1 - t0 + HOUR), i128::from(HOUR)).unwrap();
+                let limit = rate.checked_mul(top).unwrap().checked_mul(window_hours).unwrap();
+                let moved = x1.checked_sub(x0).unwrap().checked_abs().unwrap();
+                prop_assert!(moved <= limit, "moved {} in {} ms, limit {}", moved, t1 - t0, limit);
+            }
+        }
+        // Liveness: an hour later a whole hour's worth passes.
+        now += HOUR;
+        ctx.now_ms = now;
+        let hour_bound = rate.checked_mul(ctx.prices.oracle).unwrap();
+        prop_assert!(ballast_risk::ops::update_funding(&mut ctx, hour_bound).is_ok());
+    }
+}

@@ -1959,11 +1959,11 @@ fn reduce_only_after_a_velocity_move() {
 
 // ================================================================================= funding
 
-/// A venue moves the funding index by at most 1% of the oracle price per hour elapsed since the
-/// last update: `FundingUpdated` with the new index; the long's equity falls and the short's
-/// rises by size x delta; the long's payment lands in the settlement pool when it trades. Too
-/// large (either sign), a second update without elapsed time, an unknown market and non-venues
-/// are refused.
+/// Venues move the funding index out of a budget that refills at 1% of the oracle price per
+/// hour and holds at most an hour's worth: `FundingUpdated` with the new index; the long's
+/// equity falls and the short's rises by size x delta; the long's payment lands in the
+/// settlement pool when it trades. A change beyond the budget (either sign), an unknown market
+/// and non-venues are refused; a zero change spends nothing.
 #[test]
 fn update_funding_is_bounded_and_settles() {
     let mut h = setup();
@@ -2018,12 +2018,12 @@ fn update_funding_is_bounded_and_settles() {
     assert_eq!(health(&mut h, &a).maintenance.equity, before_a - iusd(50));
     assert_eq!(health(&mut h, &b).maintenance.equity, before_b + iusd(50));
     assert_eq!(h.read::<i128>("settlement_pool", (MARKET,)), Ok(0));
-    // The budget is used: no time has elapsed since.
+    // Half of the half hour's budget is spent: 50 more would pass, 51 does not.
     refused(
         &mut h,
         &venue(),
         "update_funding",
-        (MARKET, px(1)),
+        (MARKET, px(51)),
         too_large,
         &involved,
     );
@@ -2032,21 +2032,37 @@ fn update_funding_is_bounded_and_settles() {
     fill(&mut h, &a, &c, -BTC / 2, px(20_000)).unwrap();
     assert_eq!(h.read::<i128>("settlement_pool", (MARKET,)), Ok(iusd(50)));
     assert_eq!(health(&mut h, &a).maintenance.equity, before_a - iusd(50));
-    // Ten minutes later 1% x 20,000 / 6 = 33.3 is allowed, in either direction.
+    // Ten minutes later the budget holds the unspent 50 plus 33.3: 83.3, in either direction.
     h.set_time(T0 + 40 * MINUTE);
     report_all(&mut h, px(20_000));
     refused(
         &mut h,
         &venue(),
         "update_funding",
-        (MARKET, px(-34)),
+        (MARKET, px(-84)),
         too_large,
         &involved,
     );
-    h.engine::<()>(&venue(), "update_funding", (MARKET, px(-33)))
+    h.engine::<()>(&venue(), "update_funding", (MARKET, px(-83)))
         .unwrap();
     let ev: Vec<FundingUpdated> = h.engine_events();
-    assert_eq!((ev[0].delta, ev[0].index), (px(-33), px(17)));
+    assert_eq!((ev[0].delta, ev[0].index), (px(-83), px(-33)));
+    // A zero change is accepted and spends nothing; after hours of silence the budget holds
+    // one hour's worth (200, a hair less: 1% is not exact in binary), not the whole silence's.
+    h.engine::<()>(&venue(), "update_funding", (MARKET, Fixed::ZERO))
+        .unwrap();
+    h.set_time(T0 + 10 * 60 * MINUTE);
+    report_all(&mut h, px(20_000));
+    refused(
+        &mut h,
+        &venue(),
+        "update_funding",
+        (MARKET, px(201)),
+        too_large,
+        &involved,
+    );
+    h.engine::<()>(&venue(), "update_funding", (MARKET, px(199)))
+        .unwrap();
 }
 
 // ============================================================================= liquidation

@@ -200,15 +200,16 @@ fn aggregate_is_the_median_of_fresh_reports() {
     assert_eq!(held(&state2).aggregate.price, expected);
 
     // Reports age out of the median: 40 s later, slots 0..2 report again while slot 3 (5000,
-    // from T0) is still fresh: median of 110, 111, 112, 5000, formed at T0 (oldest input).
+    // from T0) is still fresh: median of 110, 111, 112, 5000, formed at the lower median of
+    // the inputs' times (T0, T0 + 40 s x 3): the one old report does not age the aggregate.
     report_all(&mut state, &cfg, &["110", "111", "112"], T0 + 40 * SEC);
     assert_eq!(held(&state).aggregate.price, fx("111.5"));
-    assert_eq!(held(&state).aggregate.formed_at_ms, T0);
+    assert_eq!(held(&state).aggregate.formed_at_ms, T0 + 40 * SEC);
     // 61 s after T0 only the new three count.
     state.refresh(&cfg, T0 + 61 * SEC).unwrap();
     assert_eq!(state.fresh_reports, 3);
     assert_eq!(held(&state).aggregate.price, fx("111"));
-    // formed_at is the oldest input's timestamp, not the refresh time.
+    // formed_at is the inputs' (median) timestamp, not the refresh time.
     assert_eq!(held(&state).aggregate.formed_at_ms, T0 + 40 * SEC);
 }
 
