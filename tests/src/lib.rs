@@ -411,6 +411,27 @@ impl Harness {
             .unwrap_or_else(|f| panic!("query {label}: {f:?}"))
     }
 
+    /// Asserts the books against the token: the engine holds exactly its net deposits, and the
+    /// collateral and position quotes of `accounts`, the insurance fund and the settlement
+    /// pools of `markets` add up to them to the unit.
+    pub fn assert_reconciled(&mut self, accounts: &[AccountId32], markets: &[u32]) {
+        let engine = self.engine.clone();
+        let net: i128 = self.query("net_deposits", ());
+        let held = i128::try_from(self.balance(&engine)).expect("balance fits i128");
+        assert_eq!(held, net, "token balance against net deposits");
+        let mut books: i128 = self.query("insurance_fund", ());
+        for market in markets {
+            books += self
+                .read::<i128>("settlement_pool", (*market,))
+                .expect("pool");
+        }
+        for a in accounts {
+            let v: ballast_interface::AccountView = self.query("account", (a.clone(),));
+            books += v.collateral + v.positions.iter().map(|(_, p)| p.quote).sum::<i128>();
+        }
+        assert_eq!(books, net, "books against net deposits");
+    }
+
     /// Token balance.
     pub fn balance(&mut self, who: &AccountId32) -> u128 {
         let (token, owner) = (self.token.clone(), self.owner.clone());

@@ -102,23 +102,9 @@ fn view(h: &mut Harness, who: &AccountId32) -> AccountView {
     h.query("account", (who.clone(),))
 }
 
-/// The books against the token: the engine holds exactly its net deposits, and collateral,
-/// position quotes, the insurance fund and the settlement pool add up to them to the unit.
+/// The books against the token, to the unit (see `Harness::assert_reconciled`).
 fn reconcile(h: &mut Harness, accounts: &[AccountId32]) {
-    let engine = h.engine.clone();
-    let net: i128 = h.query("net_deposits", ());
-    assert_eq!(
-        h.balance(&engine) as i128,
-        net,
-        "token balance against net deposits"
-    );
-    let mut books: i128 = h.query("insurance_fund", ());
-    books += h.read::<i128>("settlement_pool", (MARKET,)).expect("pool");
-    for a in accounts {
-        let v = view(h, a);
-        books += v.collateral + v.positions.iter().map(|(_, p)| p.quote).sum::<i128>();
-    }
-    assert_eq!(books, net, "books against net deposits");
+    h.assert_reconciled(accounts, &[MARKET]);
 }
 
 #[test]

@@ -108,25 +108,9 @@ fn view(h: &mut Harness, who: &AccountId32) -> AccountView {
     h.query("account", (who.clone(),))
 }
 
-/// The engine holds exactly its net deposits, and every account's collateral and position
-/// quotes, the insurance fund and both settlement pools add up to them to the unit.
+/// The books against the token, to the unit (see `Harness::assert_reconciled`).
 fn reconcile(h: &mut Harness, accounts: &[AccountId32]) {
-    let engine = h.engine.clone();
-    let net: i128 = h.query("net_deposits", ());
-    assert_eq!(
-        h.balance(&engine) as i128,
-        net,
-        "token balance against net deposits"
-    );
-    let mut books: i128 = h.query("insurance_fund", ());
-    for market in [BTC_MARKET, ETH_MARKET] {
-        books += h.read::<i128>("settlement_pool", (market,)).expect("pool");
-    }
-    for a in accounts {
-        let v = view(h, a);
-        books += v.collateral + v.positions.iter().map(|(_, p)| p.quote).sum::<i128>();
-    }
-    assert_eq!(books, net, "books against net deposits");
+    h.assert_reconciled(accounts, &[BTC_MARKET, ETH_MARKET]);
 }
 
 fn usd(v: u128) -> i128 {
