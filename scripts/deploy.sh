@@ -7,8 +7,9 @@
 #   - market 1 listed with the default large-cap configuration, through `ballast-keeper admin`
 #     (the configuration has some sixty fields: it is SCALE-encoded from the same Rust types the
 #     engine decodes, rather than typed as a CLI literal);
-#   - //Bob, //Charlie and //Dave authorized as the market's feeders (slots 0, 1, 2), the venue
-#     authorized, //Ferdie the venue's fee treasury.
+#   - //Bob, //Charlie, //Dave and //Ferdie authorized as the market's feeders (slots 0 to 3:
+#     one more than the three reports a price needs), the venue authorized in market 1 (at once:
+#     nothing is open yet), //Ferdie also the venue's fee treasury.
 #
 # Environment: BALLAST_NODE_URL (default ws://127.0.0.1:9944); TIME_SCALE (default 1): the
 # market's clock compression for replays (1800: an hour of candles in 2 seconds).
@@ -32,7 +33,8 @@ done
 addr() { "$keeper" address --suri "$1"; }
 ALICE=$(addr //Alice)
 FERDIE=$(addr //Ferdie)
-FEEDERS=(//Bob //Charlie //Dave)
+# Four feeders for a market that needs three reports: one outage does not freeze the price.
+FEEDERS=(//Bob //Charlie //Dave //Ferdie)
 
 # cargo contract instantiate ... --output-json prints {"contract": "<SS58>", ...}.
 instantiate() { # bundle args...
@@ -73,12 +75,12 @@ admin() { "$keeper" admin --url "$URL" --engine "$ENGINE" \
 log "listing market $MARKET (time scale $SCALE)"
 admin list-market --market "$MARKET" --time-scale "$SCALE"
 feeders_json=""
-for slot in 0 1 2; do
+for slot in 0 1 2 3; do
     feeder=$(addr "${FEEDERS[$slot]}")
     admin set-feeder --market "$MARKET" --feeder "$feeder" --slot "$slot"
     feeders_json+="${feeders_json:+,}\"$feeder\""
 done
-admin set-venue --venue "$VENUE"
+admin set-venue --market "$MARKET" --venue "$VENUE"
 log "done"
 printf '{"url":"%s","owner":"%s","token":"%s","engine":"%s","venue":"%s","market":%s,"feeders":[%s],"treasury":"%s","time_scale":%s}\n' \
     "$URL" "$ALICE" "$TOKEN" "$ENGINE" "$VENUE" "$MARKET" "$feeders_json" "$FERDIE" "$SCALE"

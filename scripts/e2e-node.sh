@@ -67,12 +67,14 @@ TRADERS=(//Alice//stash //Bob//stash //Charlie//stash //Dave//stash //Eve//stash
 deposit_weight=""
 for t in "${TRADERS[@]}"; do
     deposit_weight=$(fund "$t" 10000)
+    # Each trader lets the venue fill its account in market 1.
+    call ballast_engine "$ENGINE" CollateralApi::approve_venue "$t" 0 1 "$VENUE" Granted >/dev/null
 done
 log "funded ${#TRADERS[@]} traders with 10,000 USD each (deposit weight: $deposit_weight)"
 
-# The keeper: three feeders and a liquidator.
+# The keeper: four feeders and a liquidator.
 "$keeper" run --url "$URL" --engine "$ENGINE" --engine-metadata target/contracts/ballast_engine.contract \
-    --market 1 --feeder //Bob --feeder //Charlie --feeder //Dave --liquidator //Eve \
+    --market 1 --feeder //Bob --feeder //Charlie --feeder //Dave --feeder //Ferdie --liquidator //Eve \
     --prices "$DATA" --from "2022-11-07 00:00:00" --to "2022-11-10 00:00:00" \
     --interval-ms 2000 --time-scale 1800 --linger-secs 30 --watch "$TREASURY" \
     >"$work/keeper.json" 2>"$work/keeper.log" &

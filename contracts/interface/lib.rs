@@ -8,9 +8,10 @@ extern crate alloc;
 use alloc::vec::Vec;
 
 use ballast_math::Fixed;
-use ballast_oracle::OracleError;
+use ballast_oracle::{OracleConfig, OracleError};
 use ballast_risk::{
-    BreakerState, Health, MarketId, OptionsReport, Position, RiskError, SettleReason, StressFee,
+    BreakerState, Health, MarketConfig, MarketId, OptionsReport, Position, RiskError, SettleReason,
+    StressFee,
 };
 use ink::primitives::AccountId;
 use parity_scale_codec::{Decode, Encode};
@@ -52,6 +53,21 @@ pub enum EngineError {
     SubAccountExists,
     /// The caller has not opened a sub-account with that index.
     UnknownSubAccount,
+    /// The taker or the maker of a fill has not approved the calling venue for the market.
+    VenueNotApproved,
+    /// The venue is already authorized in the market (revoke it first).
+    VenueExists,
+}
+
+/// An account's consent to a venue filling it in a market.
+// The SCALE derive casts variant indices; the enum has two variants.
+#[allow(clippy::cast_possible_truncation)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum Approval {
+    /// The venue may fill the account in the market.
+    Granted,
+    /// It may not (the default).
+    Revoked,
 }
 
 /// How a sub-account is margined.
@@ -166,12 +182,16 @@ pub struct MarketRisk {
 ///   market is paused): quote nothing that opens risk.
 /// - `Risk(InsufficientMargin)`: ask `max_position` and offer at most that.
 /// - `Risk(PriceOutOfBand)` / `Risk(FeeTooLarge)`: the venue's own price or fee is off bounds.
-/// - `Unauthorized`: the venue is not (or no longer) authorized by the engine's owner.
+/// - `Unauthorized`: the venue is not (or no longer, or not yet) authorized for the market by
+///   the engine's owner.
+/// - `VenueNotApproved`: the taker or the maker has not approved the venue for the market
+///   (`CollateralApi::approve_venue`).
 #[ink::trait_definition]
 pub trait VenueApi {
     /// Applies a fill: `taker` trades `size` (signed, + buys) with `maker` at `price`; fees, each
     /// at most the market's `max_fee_fraction` of the notional, go to `fee_recipient`.
-    /// Venue only.
+    /// Venues authorized for the market only, and only for accounts that approved the venue
+    /// there (the venue's own account needs no approval).
     #[ink(message, selector = 0x0100_0001)]
     #[allow(clippy::too_many_arguments)]
     fn fill(
@@ -192,10 +212,12 @@ pub trait VenueApi {
     fn update_funding(&mut self, market: MarketId, delta: Fixed) -> Result<(), EngineError>;
 
     /// Reports the market's order book depth: notional (quote base units) resting within the
-    /// market's depth band (1%) of mid on each side. Venues and the market's feeders. A market
-    /// nobody reports depth for has no liquidity charge, no per-account impact cap and no
-    /// open-interest growth cap; once reported, depth older than the market's bound (1 h)
-    /// stops new risk until the next report.
+    /// market's depth band (1%) of mid on each side. The market's venues and feeders; each
+    /// reporter's latest report counts once. No depth counts until `min_reporters` distinct
+    /// reporters (3 by default) have fresh reports; the depth the engine uses then follows
+    /// their median at a bounded rate (see `ballast_risk::liquidity`). A market without depth
+    /// has no liquidity charge, no per-account impact cap and no open-interest growth cap;
+    /// once depth is in use, fewer fresh reporters than `min_reporters` stop new risk.
     #[ink(message, selector = 0x0100_0003)]
     fn report_depth(&mut self, market: MarketId, bid: u128, ask: u128) -> Result<(), EngineError>;
 
@@ -300,6 +322,22 @@ pub trait CollateralApi {
     /// The address of `owner`'s account `index` (`owner` itself for 0), opened or not.
     #[ink(message, selector = 0x0500_0008)]
     fn sub_account(&self, owner: AccountId, index: u8) -> AccountId;
+
+    /// Grants or revokes `venue` the right to fill the caller's account `index` in `market`.
+    /// No venue may fill an account, as taker or maker, without it. Allowed during halts
+    /// (revoking is how an account protects itself).
+    #[ink(message, selector = 0x0500_0009)]
+    fn approve_venue(
+        &mut self,
+        index: u8,
+        market: MarketId,
+        venue: AccountId,
+        approval: Approval,
+    ) -> Result<(), EngineError>;
+
+    /// Whether `account` has approved `venue` in `market`.
+    #[ink(message, selector = 0x0500_000a)]
+    fn venue_approval(&self, account: AccountId, market: MarketId, venue: AccountId) -> Approval;
 }
 
 /// Events, one per state change.
@@ -330,14 +368,34 @@ pub mod events {
         pub guardian: AccountId,
     }
 
-    /// Venue authorized or removed.
+    /// A venue authorized for a market (from `active_from_ms`) or revoked (`None`).
     #[ink::event]
     pub struct VenueChanged {
+        /// Market.
+        #[ink(topic)]
+        pub market: MarketId,
         /// The venue contract or account.
         #[ink(topic)]
         pub venue: AccountId,
-        /// Whether it may now report fills.
-        pub authorized: bool,
+        /// From when it may fill, move funding and report depth in the market, ms; `None`:
+        /// revoked.
+        pub active_from_ms: Option<u64>,
+    }
+
+    /// An account granted or revoked a venue the right to fill it in a market.
+    #[ink::event]
+    pub struct VenueApproved {
+        /// The account.
+        #[ink(topic)]
+        pub account: AccountId,
+        /// Market.
+        #[ink(topic)]
+        pub market: MarketId,
+        /// The venue.
+        #[ink(topic)]
+        pub venue: AccountId,
+        /// Granted or revoked.
+        pub approval: Approval,
     }
 
     /// Feeder set or removed for a market.
@@ -351,6 +409,8 @@ pub mod events {
         pub feeder: AccountId,
         /// Its slot, or `None` when removed.
         pub slot: Option<u8>,
+        /// From when its reports count, ms (`None` when removed).
+        pub active_from_ms: Option<u64>,
     }
 
     /// A market was listed.
@@ -361,9 +421,32 @@ pub mod events {
         pub market: MarketId,
     }
 
-    /// Margin params changed; they blend in over the configured ramp.
+    /// A change of a market's configuration was announced: it may apply from `effective_ms`.
     #[ink::event]
-    pub struct MarketParamsChanged {
+    pub struct MarketChangeAnnounced {
+        /// Market.
+        #[ink(topic)]
+        pub market: MarketId,
+        /// The risk configuration that will apply.
+        pub config: MarketConfig,
+        /// The oracle configuration that will apply.
+        pub oracle: OracleConfig,
+        /// Earliest time it applies, ms.
+        pub effective_ms: u64,
+    }
+
+    /// An announced change was cancelled before it applied.
+    #[ink::event]
+    pub struct MarketChangeCancelled {
+        /// Market.
+        #[ink(topic)]
+        pub market: MarketId,
+    }
+
+    /// An announced change applied; held positions' requirements blend in until
+    /// `ramp_complete_ms`.
+    #[ink::event]
+    pub struct MarketChangeApplied {
         /// Market.
         #[ink(topic)]
         pub market: MarketId,

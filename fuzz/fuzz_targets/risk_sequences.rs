@@ -63,6 +63,7 @@ enum RawOp {
     },
     Depth {
         market: bool,
+        reporter: u8,
         usd: u32,
     },
     Options {
@@ -175,8 +176,13 @@ fn op(raw: &RawOp) -> Vec<Op> {
                 _ => Guardian::Resume,
             },
         }],
-        RawOp::Depth { market: m, usd } => vec![Op::Depth {
+        RawOp::Depth {
+            market: m,
+            reporter,
+            usd,
+        } => vec![Op::Depth {
             market: market(m),
+            reporter: reporter % 4,
             usd: i128::from(usd % 10_000_000),
         }],
         RawOp::Options {

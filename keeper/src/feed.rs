@@ -6,6 +6,7 @@ use std::path::Path;
 use ballast_math::{Decimals, Fixed};
 use ballast_oracle::candles::{parse_timestamp_ms, read_csv};
 use ballast_oracle::{FeedState, OracleConfig, OracleError, Report};
+use ballast_risk::config::MIN_GOVERNANCE_MS;
 use ballast_risk::MarketConfig;
 
 /// Mirrors the engine's guard rails for one feeder slot with the oracle adapter itself: a
@@ -94,7 +95,8 @@ pub fn prices_from_lines(input: impl BufRead) -> Result<Vec<Fixed>, String> {
 /// The default market and oracle configuration with the market's clock compressed `scale`
 /// times, for replaying hours of candles in seconds of chain time: every window, interval and
 /// ramp of the breaker, the ramps, the dampened price, the throttle, depth and Greeks age is
-/// divided by `scale` (rates multiplied). Report ages stay in real time (they measure network
+/// divided by `scale` (rates multiplied), except the governance ramp, which keeps the engine's
+/// one-hour floor, and the depth rate limit, which is fixed per hour. Report ages stay in real time (they measure network
 /// latency), and so does the volatility interval (the adapter annualizes by the calendar), so
 /// forecast volatility stays near its prior during a compressed replay.
 pub fn scaled_configs(decimals: Decimals, scale: u64) -> (MarketConfig, OracleConfig) {
@@ -104,12 +106,13 @@ pub fn scaled_configs(decimals: Decimals, scale: u64) -> (MarketConfig, OracleCo
     let mut m = MarketConfig::default_large_cap(decimals);
     m.ramps.initial_per_hour = rate(m.ramps.initial_per_hour);
     m.ramps.maintenance_per_hour = rate(m.ramps.maintenance_per_hour);
-    m.ramps.params_ramp_ms = ms(m.ramps.params_ramp_ms);
+    // Governance ramps and delays keep their one-hour floor: nothing in a replay changes
+    // the config, and the engine refuses anything shorter.
+    m.ramps.params_ramp_ms = ms(m.ramps.params_ramp_ms).max(MIN_GOVERNANCE_MS);
     m.breaker.window_ms = ms(m.breaker.window_ms);
     m.breaker.cooldown_ms = ms(m.breaker.cooldown_ms);
     m.liquidation.throttle_window_ms = ms(m.liquidation.throttle_window_ms);
     m.max_funding_per_hour = rate(m.max_funding_per_hour);
-    m.liquidity.ema_tau_ms = ms(m.liquidity.ema_tau_ms);
     m.liquidity.max_age_ms = ms(m.liquidity.max_age_ms);
     m.liquidity.oi_growth_window_ms = ms(m.liquidity.oi_growth_window_ms);
     m.options.max_age_ms = ms(m.options.max_age_ms);

@@ -116,8 +116,11 @@ enum AdminCall {
         #[arg(long)]
         slot: u8,
     },
-    /// Authorize a venue.
+    /// Authorize a venue in a market (at once while nobody holds a position there, else after
+    /// the market's announcement delay).
     SetVenue {
+        #[arg(long)]
+        market: MarketId,
         #[arg(long)]
         venue: String,
     },
@@ -627,9 +630,14 @@ async fn admin(target: Target, suri: String, call: AdminCall) -> Result<(), Stri
             )
             .await
         }
-        AdminCall::SetVenue { venue } => {
-            k.call::<()>(&chain, &owner, "set_venue", (account(&venue)?, true))
-                .await
+        AdminCall::SetVenue { market, venue } => {
+            k.call::<()>(
+                &chain,
+                &owner,
+                "authorize_venue",
+                (market, account(&venue)?),
+            )
+            .await
         }
     }
     .map_err(|e| e.to_string())?;

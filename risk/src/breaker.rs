@@ -1,17 +1,27 @@
 //! Circuit breakers per market, as an explicit state machine with timestamps.
 //!
 //! ```text
-//!            velocity move > trip           cooldown passed and move < calm
-//!   Normal ------------------------> ReduceOnly --------------------------> Normal
+//!            velocity move > trip           cooldown since the trip passed and move < calm
+//!   Normal ------------------------> ReduceOnly --------------------------------------> Normal
 //!     |  price not valid for opening      (any) ---> OracleHalt ---> Normal / ReduceOnly
-//!     |                                              (price valid again; ReduceOnly if still moving)
-//!   (any) -- guardian halt --> Paused -- owner resume, or `pause_expiry_ms` unconfirmed --> Normal
+//!     |                                    (price valid again; ReduceOnly while a trip is open)
+//!   (any) -- guardian halt --> Paused -- owner resume, or `pause_expiry_ms` unconfirmed -->
+//!                                        Normal / ReduceOnly (while a trip is open)
 //!   (any) -- oracle dead `settle_after_ms`, or delisted --> Settled (final)
 //! ```
 //!
+//! A trip stays open (`trip_ms`) until the market leaves ReduceOnly by its own rule, whatever
+//! happens in between, so no path through an oracle halt or a pause reaches Normal before the
+//! trip's cooldown has passed and the price is calm (a property in `risk/tests/properties.rs`).
+//!
 //! The velocity measure compares the price with two anchors: the price at the start of the
 //! current window and at the start of the previous one, so a move that straddles a window edge
-//! is still seen over at least one full window.
+//! is still seen over at least one full window. The anchors are prices seen, never reset by a
+//! gap or a pause: after an outage the first price is measured against the anchors from before
+//! it (the start of the last window seen becomes the previous anchor), so a move across the
+//! outage trips the breaker once it exceeds `trip_move` against them; a move of more than three
+//! times `trip_move` from the last price seen in Normal always does (the last price lies within
+//! `trip_move` of the anchors), a smaller one may not.
 
 use ballast_math::Fixed;
 use parity_scale_codec::{Decode, Encode};
@@ -52,6 +62,8 @@ pub struct Breaker {
     pub previous_anchor_price: Fixed,
     /// The owner confirmed the current pause: it no longer lapses.
     pub pause_confirmed: bool,
+    /// When the open trip tripped, ms (`None`: no trip open). Its cooldown counts from here.
+    pub trip_ms: Option<u64>,
 }
 
 /// A state change, for the event the contract emits.
@@ -76,6 +88,7 @@ impl Default for Breaker {
             anchor_ms: 0,
             previous_anchor_price: Fixed::ZERO,
             pause_confirmed: false,
+            trip_ms: None,
         }
     }
 }
@@ -161,29 +174,28 @@ impl Breaker {
             self.previous_anchor_price = price;
             self.anchor_ms = now_ms;
         }
-        let elapsed = now_ms.saturating_sub(self.anchor_ms);
-        if elapsed >= params.window_ms {
-            // After a gap longer than two windows the old anchor says nothing about velocity.
-            self.previous_anchor_price = if elapsed >= params.window_ms.saturating_mul(2) {
-                price
-            } else {
-                self.anchor_price
-            };
+        if now_ms.saturating_sub(self.anchor_ms) >= params.window_ms {
+            // The previous anchor becomes the last window's start, however long ago: a gap
+            // never hides the move across it.
+            self.previous_anchor_price = self.anchor_price;
             self.anchor_price = price;
             self.anchor_ms = now_ms;
         }
         let moved = self.velocity_move(price)?;
-        let next = match self.state {
-            BreakerState::Normal if moved > params.trip_move => BreakerState::ReduceOnly,
-            BreakerState::ReduceOnly
-                if now_ms.saturating_sub(self.since_ms) >= params.cooldown_ms
+        if moved > params.trip_move && self.state != BreakerState::ReduceOnly {
+            // A new trip (from Normal, or on the price that ends an oracle halt).
+            self.trip_ms = Some(now_ms);
+        }
+        let next = match self.trip_ms {
+            Some(tripped)
+                if now_ms.saturating_sub(tripped) >= params.cooldown_ms
                     && moved < params.calm_move =>
             {
+                self.trip_ms = None;
                 BreakerState::Normal
             }
-            BreakerState::OracleHalt if moved > params.trip_move => BreakerState::ReduceOnly,
-            BreakerState::OracleHalt => BreakerState::Normal,
-            state => state,
+            Some(_) => BreakerState::ReduceOnly,
+            None => BreakerState::Normal,
         };
         let t = self.enter(next, now_ms, moved);
         Ok(from_pause(t, self.state))
@@ -210,14 +222,19 @@ impl Breaker {
         changed
     }
 
-    /// Owner resume from a pause. The velocity anchors restart at the next price.
+    /// Owner resume from a pause: back to ReduceOnly while a trip is open, else Normal. The
+    /// next price is measured against the anchors from before the pause.
     pub fn resume(&mut self, now_ms: u64) -> Option<BreakerTransition> {
         if self.state != BreakerState::Paused {
             return None;
         }
-        self.anchor_price = Fixed::ZERO;
         self.pause_confirmed = false;
-        self.enter(BreakerState::Normal, now_ms, Fixed::ZERO)
+        let to = if self.trip_ms.is_some() {
+            BreakerState::ReduceOnly
+        } else {
+            BreakerState::Normal
+        };
+        self.enter(to, now_ms, Fixed::ZERO)
     }
 
     /// Enters settlement (final).
@@ -309,8 +326,54 @@ mod tests {
         assert_eq!(b.state, BreakerState::Paused);
         assert_eq!(b.resume(4 * MIN).map(|t| t.to), Some(BreakerState::Normal));
         assert_eq!(b.resume(5 * MIN), None);
-        // The anchors restarted: the 50% drop that happened during the pause is not a velocity move.
-        assert_eq!(b.update(&p, px(50), 6 * MIN).unwrap(), None);
+        // The anchors survive the pause: the 50% drop that happened during it trips the breaker.
+        assert_eq!(
+            b.update(&p, px(50), 6 * MIN).unwrap().map(|t| t.to),
+            Some(BreakerState::ReduceOnly)
+        );
+    }
+
+    #[test]
+    fn no_path_through_a_halt_or_a_pause_skips_the_cooldown() {
+        let p = params(); // trip 8%, cooldown 30 min, calm 4%, window 1 h
+        let mut b = Breaker::default();
+        b.update(&p, px(100), 0).unwrap();
+        b.update(&p, px(90), MIN).unwrap();
+        assert_eq!(b.state, BreakerState::ReduceOnly);
+        // A feed gap, then a valid price: back to ReduceOnly, not Normal.
+        b.update(&p, None, 2 * MIN).unwrap();
+        assert_eq!(b.state, BreakerState::OracleHalt);
+        assert_eq!(
+            b.update(&p, px(90), 3 * MIN).unwrap().map(|t| t.to),
+            Some(BreakerState::ReduceOnly)
+        );
+        // A pause and an owner resume: still ReduceOnly.
+        b.pause(4 * MIN);
+        assert_eq!(
+            b.resume(5 * MIN).map(|t| t.to),
+            Some(BreakerState::ReduceOnly)
+        );
+        // Cooldown from the trip passed but the price is not calm against the anchors: stays.
+        assert_eq!(b.update(&p, px(90), 40 * MIN).unwrap(), None);
+        // Two windows on, the anchors are 90 and the price calm: resumes.
+        b.update(&p, px(90), 61 * MIN).unwrap();
+        assert_eq!(
+            b.update(&p, px(90), 122 * MIN).unwrap().map(|t| t.to),
+            Some(BreakerState::Normal)
+        );
+    }
+
+    #[test]
+    fn a_move_across_an_outage_trips_the_breaker() {
+        let p = params();
+        let mut b = Breaker::default();
+        b.update(&p, px(100), 0).unwrap();
+        b.update(&p, None, MIN).unwrap();
+        // Ten windows of silence, then 20% lower: measured against the last price before.
+        assert_eq!(
+            b.update(&p, px(80), 600 * MIN).unwrap().map(|t| t.to),
+            Some(BreakerState::ReduceOnly)
+        );
     }
 
     #[test]

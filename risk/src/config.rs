@@ -17,6 +17,8 @@ use crate::error::{ConfigRule, RiskError, RiskResult};
 pub const MAX_TIERS: usize = 8;
 /// Milliseconds per hour, the unit of ramp rates.
 pub const MS_PER_HOUR: u64 = 3_600_000;
+/// Shortest governance ramp and announcement delay a market may have, ms.
+pub const MIN_GOVERNANCE_MS: u64 = MS_PER_HOUR;
 /// Hours per year used to scale annualized volatility to a horizon.
 pub const HOURS_PER_YEAR: i64 = 8_760;
 
@@ -69,8 +71,12 @@ pub struct RampParams {
     /// Largest change of the applied maintenance volatility fraction per hour; slower than
     /// initial so that a spike first stops new risk and only later tightens existing positions.
     pub maintenance_per_hour: Fixed,
-    /// Duration over which a governance change of [`MarginParams`] blends in, ms.
+    /// Duration over which a governance change blends existing positions' requirements from
+    /// the old config to the new one, ms (at least [`MIN_GOVERNANCE_MS`]).
     pub params_ramp_ms: u64,
+    /// Time between a change's announcement and the earliest moment it applies, ms (at least
+    /// [`MIN_GOVERNANCE_MS`]): traders see every change coming.
+    pub change_delay_ms: u64,
 }
 
 /// Velocity breaker and its automatic resume.
@@ -125,10 +131,13 @@ pub struct LiquidityParams {
     pub depth_band: Fixed,
     /// Share of the measured depth counted on (0.5: half of what the book shows).
     pub haircut: Fixed,
-    /// Time constant of the slow depth average, ms: a report moves it by `dt / tau` (at most
-    /// all the way).
-    pub ema_tau_ms: u64,
-    /// Depth older than this no longer allows new risk, ms (reducing fills still pass).
+    /// Whether the depth terms apply (governance can switch them off for a market).
+    pub terms: DepthTerms,
+    /// Distinct reporters with a fresh report needed before a depth counts (at least 3: the
+    /// lower median of three or more lies within the others' range whatever one reports).
+    pub min_reporters: u8,
+    /// A report older than this no longer counts toward the depth, ms; with fewer than
+    /// `min_reporters` fresh reports new risk stops (reducing fills still pass).
     pub max_age_ms: u64,
     /// Largest closing impact a position may have when it grows (per-account size cap).
     pub max_impact: Fixed,
@@ -145,6 +154,18 @@ pub struct LiquidityParams {
     /// configured `throttle_notional` once depth is reported): what the book absorbs, not a
     /// fixed sum.
     pub throttle_depth_multiple: Fixed,
+    /// The depth-based throttle never lets less than this fraction of the open interest's
+    /// notional through per window, however thin reports say the book is.
+    pub throttle_floor_oi_fraction: Fixed,
+}
+
+/// Whether a market's depth terms apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum DepthTerms {
+    /// Reports are kept and the depth in use follows them, but no term applies.
+    Off,
+    /// The liquidity terms apply once a depth is in use.
+    On,
 }
 
 /// Greeks-aware limits for options books reported by venues (see [`crate::greeks`]).
@@ -212,8 +233,9 @@ pub struct MarketConfig {
     pub max_fill_deviation: Fixed,
     /// Largest funding index change per hour, as a fraction of the oracle price.
     pub max_funding_per_hour: Fixed,
-    /// Largest fee a venue may charge one side of a fill, as a fraction of its notional: a
-    /// hostile or broken venue cannot move more than this out of an account.
+    /// Largest fee a venue may charge one side of a fill, as a fraction of its notional: what a
+    /// hostile or broken venue the account approved can take in fees per fill (on top of the
+    /// fill-price band; it may fill again and again).
     pub max_fee_fraction: Fixed,
     /// Liquidity-adjusted sizing.
     pub liquidity: LiquidityParams,
@@ -306,6 +328,7 @@ impl MarketConfig {
                 initial_per_hour: ratio(2, 100),
                 maintenance_per_hour: ratio(5, 1000),
                 params_ramp_ms: MS_PER_HOUR.saturating_mul(24),
+                change_delay_ms: MS_PER_HOUR.saturating_mul(24),
             },
             breaker: BreakerParams {
                 trip_move: ratio(8, 100),
@@ -336,7 +359,9 @@ impl MarketConfig {
             liquidity: LiquidityParams {
                 depth_band: ratio(1, 100),
                 haircut: ratio(1, 2),
-                ema_tau_ms: MS_PER_HOUR,
+                terms: DepthTerms::On,
+                // A venue and two feeders: no single one of them sets the depth.
+                min_reporters: 3,
                 max_age_ms: MS_PER_HOUR,
                 // A position may need at most 2% of impact to close: 4x the (haircut) depth.
                 max_impact: ratio(2, 100),
@@ -351,6 +376,9 @@ impl MarketConfig {
                 // simulator found one haircut depth (half a book) queued liquidations through
                 // their bankruptcy prices in the FTX crash (bad debt 43,812 against 1,102).
                 throttle_depth_multiple: Fixed::from_int(5),
+                // However thin the reports say the book is, 2% of the open interest may be
+                // liquidated per 10-minute window (12% per hour).
+                throttle_floor_oi_fraction: ratio(2, 100),
             },
             options: OptionsParams {
                 vol_of_vol: ratio(30, 100),
@@ -385,6 +413,8 @@ impl MarketConfig {
         if !r.initial_per_hour.is_positive()
             || !r.maintenance_per_hour.is_positive()
             || r.maintenance_per_hour > r.initial_per_hour
+            || r.params_ramp_ms < MIN_GOVERNANCE_MS
+            || r.change_delay_ms < MIN_GOVERNANCE_MS
         {
             return bad(ConfigRule::Ramps);
         }
@@ -426,7 +456,8 @@ impl MarketConfig {
         let q = &self.liquidity;
         if !unit(q.depth_band)
             || !unit(q.haircut)
-            || q.ema_tau_ms == 0
+            || q.min_reporters < 3
+            || usize::from(q.min_reporters) > crate::liquidity::MAX_DEPTH_REPORTERS
             || q.max_age_ms == 0
             || !q.max_impact.is_positive()
             || !q.oi_growth_fraction.is_positive()
@@ -434,6 +465,7 @@ impl MarketConfig {
             || q.oi_lower_depth_multiple.is_negative()
             || q.oi_upper_depth_multiple <= q.oi_lower_depth_multiple
             || !q.throttle_depth_multiple.is_positive()
+            || !unit(q.throttle_floor_oi_fraction)
         {
             return bad(ConfigRule::Depth);
         }

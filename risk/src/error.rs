@@ -71,6 +71,20 @@ pub enum RiskError {
     /// A position that gains at the settlement price waits until losing positions have paid in
     /// enough for its gain (see `ballast_risk::settlement`).
     SettlementPending,
+    /// A governance change is already announced for the market; apply or cancel it first.
+    ChangePending,
+    /// The last governance change is still blending in; announce the next once it has.
+    GovernanceRampInProgress,
+    /// The announced change's delay has not passed.
+    ChangeNotDue,
+    /// No governance change is announced for the market.
+    NoChangeAnnounced,
+    /// The account's options book is in another market: only that market's report may change
+    /// it (empty it first to move the book).
+    OptionsBookElsewhere,
+    /// The announced change was not applied within its window after the delay; announce it
+    /// again.
+    ChangeExpired,
 }
 
 /// The configuration rule a rejected [`crate::MarketConfig`] breaks.
@@ -88,7 +102,8 @@ pub enum ConfigRule {
     Volatility,
     /// Open-interest caps must satisfy lower < upper and the fraction lie in [0, 1].
     OpenInterest,
-    /// Ramp rates must be positive, maintenance no faster than initial.
+    /// Ramp rates must be positive, maintenance no faster than initial; the governance ramp
+    /// and announcement delay at least an hour.
     Ramps,
     /// Breaker parameters must be positive with the calm threshold below the trip threshold.
     Breaker,

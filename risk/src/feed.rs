@@ -80,7 +80,7 @@ pub fn observe(
         state.update_volatility(config, view.annualized_vol, now_ms)?;
         crate::stress::sample_fast_vol(state, oracle_config, &config.stress, view.oracle, now_ms)?;
     }
-    state.finish_params_ramp(config, now_ms);
+    state.finish_params_ramp(now_ms);
     let transition =
         state
             .breaker

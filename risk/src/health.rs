@@ -7,10 +7,12 @@
 //! - Initial health values each position at the less favourable of oracle and dampened price
 //!   (longs at the lower, shorts at the higher); maintenance and liquidation end use the oracle.
 //! - Requirements come from [`crate::margin::requirements`] with the applied (ramped) volatility
-//!   terms and, while a governance change ramps, the blend of old and new params. A position
-//!   being opened or grown faces the full target initial requirement instead.
-//! - Where depth is reported, each position adds the liquidity charge of closing it
+//!   terms. A position being opened or grown faces the full target initial requirement instead.
+//! - Where depth is in use, each position adds the liquidity charge of closing it
 //!   ([`liquidity_charges`]) and the open-interest caps come down with depth.
+//! - While a governance change blends in, every requirement (a position's margin and liquidity
+//!   terms, an options book's) is the blend of what the old configuration, with the volatility
+//!   terms as they stood when the change applied, and the new one require ([`held_requirements`]).
 //! - An options book adds its Greeks-aware requirement ([`crate::greeks`]) and its mark value
 //!   when negative.
 
@@ -18,10 +20,9 @@ extern crate alloc;
 
 use ballast_math::{Fixed, MathError, Rounding};
 
-use crate::config::MarginParams;
 use crate::error::{RiskError, RiskResult};
 use crate::greeks::{book_requirements, equity_contribution};
-use crate::liquidity::{charge, oi_caps, Use};
+use crate::liquidity::{charge, oi_caps, CloseSide, Use};
 use crate::margin::{requirements_with_caps, Requirements, VolFractions};
 use crate::ramp::{blend, blend_weight};
 use crate::state::{Account, MarketCtx, MarketId};
@@ -92,59 +93,61 @@ pub fn valuation_price(ctx: &MarketCtx, size: i128, kind: HealthKind) -> Fixed {
     }
 }
 
-/// Requirements of a position with `notional` (quote base units) in this market now.
+/// Requirements of a position with `notional` (quote base units) in this market now, from the
+/// margin params alone (no liquidity charge; see [`held_requirements`] for everything).
 /// `opening`: the position is being opened or grown, so it faces the full target initial term.
 pub fn position_requirements(
     ctx: &MarketCtx,
     notional: i128,
     opening: bool,
 ) -> RiskResult<Requirements> {
-    let state = &ctx.state;
-    let decimals = ctx.config.decimals;
-    let oi_notional =
-        decimals.quote_value(state.open_interest, ctx.prices.oracle, Rounding::Ceil)?;
-    let vol = if opening {
-        VolFractions {
-            initial: state.applied.initial.max(state.target.initial),
-            maintenance: state.applied.maintenance,
-        }
-    } else {
-        state.applied
-    };
-    let depth = ctx
-        .state
-        .depth
-        .both_sides(&ctx.config.liquidity, Use::Keep)?;
-    let caps = |params: &MarginParams| {
-        oi_caps(
-            &ctx.config.liquidity,
-            (params.oi_lower_cap, params.oi_upper_cap),
-            depth,
-        )
-    };
-    let new = requirements_with_caps(
-        &ctx.config.margin,
-        decimals.quote,
-        notional,
-        oi_notional,
-        vol,
-        caps(&ctx.config.margin)?,
-    )?;
-    let Some(old_params) = &state.previous_params else {
+    blended(ctx, opening, |c| margin_requirements(c, notional, opening))
+}
+
+/// Everything a position of `notional` closing into `side` requires now: the margin terms plus
+/// the liquidity charge, and while a governance change blends in, the blend of what the old
+/// configuration (with the volatility terms as they stood when the change applied) and the
+/// new one require (see [`crate::governance`]).
+pub fn held_requirements(
+    ctx: &MarketCtx,
+    notional: i128,
+    side: CloseSide,
+    opening: bool,
+) -> RiskResult<Requirements> {
+    blended(ctx, opening, |c| {
+        let r = margin_requirements(c, notional, opening)?;
+        Ok(match liquidity_charges(c, notional, side)? {
+            Some(charge) => r.plus(&charge)?,
+            None => r,
+        })
+    })
+}
+
+/// `under(ctx)` for the configuration in force, blended with `under` of the market as it was
+/// under the previous configuration while a governance change blends in. Opening never faces
+/// less than the new terms.
+fn blended(
+    ctx: &MarketCtx,
+    opening: bool,
+    under: impl Fn(&MarketCtx) -> RiskResult<Requirements>,
+) -> RiskResult<Requirements> {
+    let new = under(ctx)?;
+    let Some(previous) = &ctx.state.previous_terms else {
         return Ok(new);
     };
     let weight = blend_weight(
-        ctx.now_ms.saturating_sub(state.params_changed_ms),
-        ctx.config.ramps.params_ramp_ms,
+        ctx.now_ms.saturating_sub(ctx.state.params_changed_ms),
+        previous.ramp_ms,
     )?;
-    let old = requirements_with_caps(
-        old_params,
-        decimals.quote,
-        notional,
-        oi_notional,
-        vol,
-        caps(old_params)?,
-    )?;
+    if weight == Fixed::ONE {
+        return Ok(new);
+    }
+    let mut before = ctx.clone();
+    before.config = previous.config.clone();
+    before.state.applied = previous.vol;
+    before.state.target = previous.vol;
+    before.state.previous_terms = None;
+    let old = under(&before)?;
     let blended_initial = blend(old.initial, new.initial, weight)?;
     Ok(Requirements {
         initial: if opening {
@@ -157,20 +160,46 @@ pub fn position_requirements(
     })
 }
 
-/// The liquidity charges of a position of `notional` closing into the side its sign `long`
-/// hits (`None` when the market has no depth reports): maintenance at the slow depth, initial
-/// at the cautious one, the liquidation end between them. See [`crate::liquidity`].
+fn margin_requirements(ctx: &MarketCtx, notional: i128, opening: bool) -> RiskResult<Requirements> {
+    let state = &ctx.state;
+    let decimals = ctx.config.decimals;
+    let oi_notional =
+        decimals.quote_value(state.open_interest, ctx.prices.oracle, Rounding::Ceil)?;
+    let vol = if opening {
+        VolFractions {
+            initial: state.applied.initial.max(state.target.initial),
+            maintenance: state.applied.maintenance,
+        }
+    } else {
+        state.applied
+    };
+    let liquidity = &ctx.config.liquidity;
+    let params = &ctx.config.margin;
+    let depth = state.depth.both_sides(liquidity, Use::Keep)?;
+    requirements_with_caps(
+        params,
+        decimals.quote,
+        notional,
+        oi_notional,
+        vol,
+        oi_caps(liquidity, (params.oi_lower_cap, params.oi_upper_cap), depth)?,
+    )
+}
+
+/// The liquidity charges of a position of `notional` closing into `side` (`None` when the
+/// market has no depth terms): maintenance at the depth in use, initial at the cautious one,
+/// the liquidation end between them. See [`crate::liquidity`].
 pub fn liquidity_charges(
     ctx: &MarketCtx,
     notional: i128,
-    long: bool,
+    side: CloseSide,
 ) -> RiskResult<Option<Requirements>> {
     let params = &ctx.config.liquidity;
     let depth = &ctx.state.depth;
-    let Some(keep) = depth.depth(params, long, Use::Keep)? else {
+    let Some(keep) = depth.depth(params, side, Use::Keep)? else {
         return Ok(None);
     };
-    let open = depth.depth(params, long, Use::Open)?.unwrap_or(keep);
+    let open = depth.depth(params, side, Use::Open)?.unwrap_or(keep);
     let maintenance = charge(params, notional, keep)?;
     let initial = charge(params, notional, open)?.max(maintenance);
     let spread = initial.saturating_sub(maintenance);
@@ -282,20 +311,21 @@ fn evaluate(
             Facing::TargetEverywhere => true,
             Facing::Applied | Facing::TargetOptions => false,
         };
-        let r = position_requirements(ctx, notional, opening)?;
+        let r = held_requirements(ctx, notional, CloseSide::of(position.size), opening)?;
         requirement = requirement
             .checked_add(pick(&r, kind))
             .ok_or(MathError::Overflow)?;
-        if let Some(liquidity) = liquidity_charges(ctx, notional, position.size > 0)? {
-            requirement = requirement
-                .checked_add(pick(&liquidity, kind))
-                .ok_or(MathError::Overflow)?;
-        }
     }
     if let Some(book) = &account.options {
         let ctx = find(markets, book.report.market)?;
-        let weight = ctx.config.margin.liquidation_end_weight;
-        let r = book_requirements(book, ctx, options_opening, weight)?;
+        let r = blended(ctx, options_opening, |c| {
+            book_requirements(
+                book,
+                c,
+                options_opening,
+                c.config.margin.liquidation_end_weight,
+            )
+        })?;
         equity = equity
             .checked_add(equity_contribution(book))
             .ok_or(MathError::Overflow)?;

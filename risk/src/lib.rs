@@ -7,7 +7,7 @@
 //! accounts, market state), `health` (read-only evaluation), `ops` and `liquidation` (state
 //! transitions that check everything before writing), `ledger` (an in-memory deployment),
 //! `bankruptcy` (covering deficits), `settlement` (the exit of a dead or delisted market),
-//! `liquidity` (depth-adjusted sizing), `greeks` (options books), `stress` (fee multiplier).
+//! `governance` (announced, delayed, blended changes), `liquidity` (depth-adjusted sizing), `greeks` (options books), `stress` (fee multiplier).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(
     test,
@@ -25,6 +25,7 @@ pub mod breaker;
 pub mod config;
 mod error;
 pub mod feed;
+pub mod governance;
 pub mod greeks;
 pub mod health;
 pub mod ledger;

@@ -46,9 +46,10 @@ use crate::ops::{
 };
 use crate::state::{Account, MarketCtx, MarketId};
 
-/// Notional the throttle lets through per window: where depth is reported, what the book
-/// absorbs, `throttle_depth_multiple * depth` (depth of the thinner side, slow view);
-/// otherwise the configured `throttle_notional`.
+/// Notional the throttle lets through per window: where depth terms apply, what the book
+/// absorbs, `throttle_depth_multiple * depth` (thinner side, depth in use), but never less than
+/// `throttle_floor_oi_fraction` of the open interest's notional, so that no depth report can
+/// stop liquidations; otherwise the configured `throttle_notional`.
 pub fn throttle_notional(ctx: &MarketCtx) -> RiskResult<i128> {
     let liquidity = &ctx.config.liquidity;
     match ctx
@@ -56,10 +57,21 @@ pub fn throttle_notional(ctx: &MarketCtx) -> RiskResult<i128> {
         .depth
         .both_sides(liquidity, crate::liquidity::Use::Keep)?
     {
-        Some(depth) => Ok(liquidity
-            .throttle_depth_multiple
-            .mul_amount(depth, Rounding::Floor)?
-            .max(1)),
+        Some(depth) => {
+            let open_interest = ctx.config.decimals.quote_value(
+                ctx.state.open_interest,
+                ctx.prices.oracle,
+                Rounding::Ceil,
+            )?;
+            let floor = liquidity
+                .throttle_floor_oi_fraction
+                .mul_amount(open_interest, Rounding::Ceil)?;
+            Ok(liquidity
+                .throttle_depth_multiple
+                .mul_amount(depth, Rounding::Floor)?
+                .max(floor)
+                .max(1))
+        }
         None => Ok(ctx.config.liquidation.throttle_notional),
     }
 }

@@ -1,16 +1,25 @@
 //! Liquidity-adjusted sizing: what a market's order book depth lets a position be.
 //!
-//! Venues (or the market's feeders) report depth: the notional resting within `depth_band`
+//! Venues and the market's feeders report depth: the notional resting within `depth_band`
 //! (1%) of mid on each side. Closing a long sells into the bids, closing a short buys the asks.
 //!
 //! ```text
-//! median    = lower median of the last 5 reports            (one report cannot move it alone)
-//! slow     += min(1, dt / tau) * (median - slow)             (time-smoothed, follows the median)
-//! D_open    = haircut * min(latest, slow, median)            (new risk: the most cautious view)
-//! D_keep    = haircut * slow                                 (existing positions: no jumps)
-//! impact(Q) = band * Q / D            for Q <= D              (linear inside the book)
-//!           = band * sqrt(Q / D)      beyond                  (square-root law), at most 1
-//! charge(N) = N * impact(N)                                   (cost of closing the position)
+//! reports   = the latest report of each distinct reporter (at most 8)
+//! target    = lower median over the reporters whose report is fresh (within max_age_ms),
+//!             none unless at least `min_reporters` of them are
+//! in_use    moves toward target at each report, by at most dt / 5 h of itself down and
+//!           dt / 3 h of itself up, dt the time since it last moved but at most an hour (so a
+//!           step too small to round to a unit is not lost). Within any hour it keeps at least
+//!           1 - 2/5 and gains less than e^(2/3) - 1 of its value (the steps' times are
+//!           disjoint, the first carries at most an hour from before): less than a factor 2
+//!           either way. It starts, when a target first exists, at
+//!           max(target, open interest notional / haircut), where no position's charge
+//!           exceeds `depth_band` of its notional
+//! D_keep    = haircut * in_use                                  (positions held)
+//! D_open    = haircut * min(in_use, target)                     (new risk: the cautious view)
+//! impact(Q) = band * Q / D            for Q <= D                 (linear inside the book)
+//!           = band * sqrt(Q / D)      beyond                     (square-root law), at most 1
+//! charge(N) = N * impact(N)                                      (cost of closing the position)
 //! ```
 //!
 //! - Maintenance adds `charge(N)` at `D_keep`, initial at `D_open`; the liquidation end sits
@@ -18,186 +27,313 @@
 //! - A position that grows must keep `impact(N) <= max_impact` at `D_open` (per-account cap).
 //! - Open interest may grow by at most `oi_growth_fraction * D_open` per window.
 //! - The dYdX open-interest term's caps become `min(configured, multiple * D_keep)`.
-//! - The liquidation throttle becomes `throttle_depth_multiple * D_keep` per window.
+//! - The liquidation throttle becomes `throttle_depth_multiple * D_keep` per window, never
+//!   below `throttle_floor_oi_fraction` of the open interest's notional.
 //! - The per-account impact cap applies to the taker of a fill (a maker's size is bounded by
 //!   its margin, which carries the same charge).
 //! - Risk-reducing fills never face any of these.
 //!
-//! A market nobody reports depth for keeps none of these terms. Once depth is reported, a
-//! report older than `max_age_ms` stops new risk (`DepthStale`) but keeps the charges.
+//! The terms apply while governance has them `On` and a depth is in use. Once one is, fewer
+//! than `min_reporters` fresh reports stop new risk (`DepthStale`) but keep the charges.
 //!
-//! Bound on one inflated report: with at least two reports in the window, the lower median
-//! after any single report is at most the largest of the other reports in the window, and
-//! `slow` moves toward that median, so the allowed size after one report is at most the size
-//! allowed at `haircut * max(other reports)` (tested as a property).
+//! Bounds (tested as properties in `risk/tests/limits.rs`):
+//! - One reporter alone sets nothing: `min_reporters >= 3`, and the lower median over three or
+//!   more distinct reporters lies within the range of the others' values whatever the one
+//!   reports, as often as it likes. (Identities are the market's venues and feeders, which the
+//!   owner appoints; eight of them can replace every report.)
+//! - Whoever reports: the depth in use changes by less than a factor 2 within any hour, so a
+//!   held position's maintenance charge at most doubles within any hour (every impact regime
+//!   is at most linear in 1 / depth), and starts at most `depth_band` of its notional when
+//!   depth first applies. The initial charge (and the liquidation end) of new risk uses the
+//!   target itself, which moves at once within the reporters' range.
+//! - Limits: a depth in use of a few base units cannot rise (its steps round to zero); a
+//!   governance switch of the terms from `Off` to `On` meets the depth in use as it is, through
+//!   the governance blend.
+
+extern crate alloc;
+use alloc::vec::Vec;
 
 use ballast_math::{mul_div_i128, Fixed, MathError, Rounding};
 use parity_scale_codec::{Decode, Encode};
 use scale_info::TypeInfo;
 
-use crate::config::LiquidityParams;
+use crate::config::{DepthTerms, LiquidityParams, MS_PER_HOUR};
 use crate::error::{RiskError, RiskResult};
 
-/// Reports kept for the median.
-pub const DEPTH_WINDOW_REPORTS: u8 = 5;
-/// The same, as an index bound.
-pub const DEPTH_WINDOW: usize = DEPTH_WINDOW_REPORTS as usize;
+/// Most distinct reporters whose latest report is kept per market.
+pub const MAX_DEPTH_REPORTERS: usize = 8;
 /// Largest depth a report may state, quote base units (10^30: far above any market, and keeps
 /// every product below in range).
 pub const MAX_DEPTH: i128 = 1_000_000_000_000_000_000_000_000_000_000;
 
-/// Depth of one side of the book.
+/// Who reported: the reporter's account id bytes.
+pub type ReporterId = [u8; 32];
+
+/// Depth of the two sides of the book, quote base units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Encode, Decode, TypeInfo)]
-pub struct SideDepth {
-    /// Latest report, quote base units.
-    pub latest: i128,
-    /// Time-smoothed depth following the window median.
-    pub slow: i128,
-    /// The last reports (ring, `DepthState::next` is the next slot).
-    pub window: [i128; DEPTH_WINDOW],
+pub struct BookDepth {
+    /// Bids (what closing a long sells into).
+    pub bid: i128,
+    /// Asks (what closing a short buys).
+    pub ask: i128,
 }
 
-/// A market's reported depth. `reports == 0`: never reported, liquidity terms off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Encode, Decode, TypeInfo)]
+/// One reporter's latest report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct DepthReport {
+    /// Who reported.
+    pub reporter: ReporterId,
+    /// What it reported.
+    pub depth: BookDepth,
+    /// When, ms.
+    pub at_ms: u64,
+}
+
+/// A market's reported depth and the depth the engine uses.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TypeInfo)]
 pub struct DepthState {
-    /// Bids (what closing a long sells into).
-    pub bid: SideDepth,
-    /// Asks (what closing a short buys).
-    pub ask: SideDepth,
-    /// Reports in the window (at most `DEPTH_WINDOW`).
-    pub reports: u8,
-    /// Next window slot.
-    pub next: u8,
-    /// Time of the latest report, ms.
+    /// The latest report of each distinct reporter (at most [`MAX_DEPTH_REPORTERS`]).
+    pub reports: Vec<DepthReport>,
+    /// Median of the fresh reports at the latest report, if enough reporters were fresh.
+    pub target: Option<BookDepth>,
+    /// The depth the engine uses (rate-limited toward `target`); `None`: no depth yet.
+    pub in_use: Option<BookDepth>,
+    /// When the depth in use last moved (or started), ms: the next step counts the time since.
     pub updated_ms: u64,
 }
 
-ballast_math::impl_leaf_layout!(SideDepth, DepthState);
+ballast_math::impl_leaf_layout!(BookDepth, DepthReport, DepthState);
 
 /// The depth a side of a position closes into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Use {
-    /// Opening or growing risk: `haircut * min(latest, slow, median)`.
+    /// Opening or growing risk: `haircut * min(in_use, target)`.
     Open,
-    /// Requirements of positions held: `haircut * slow`.
+    /// Requirements of positions held: `haircut * in_use`.
     Keep,
 }
 
-fn lower_median(values: &[i128]) -> i128 {
-    let mut sorted = [0i128; DEPTH_WINDOW];
-    let n = values.len().min(DEPTH_WINDOW);
-    for (slot, v) in sorted.iter_mut().zip(values) {
-        *slot = *v;
-    }
-    let filled = sorted.get_mut(..n).unwrap_or(&mut []);
-    filled.sort_unstable();
-    filled.get(n.saturating_sub(1) / 2).copied().unwrap_or(0)
+/// Which side of the book a position closes into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseSide {
+    /// A long closes into the bids.
+    Bids,
+    /// A short closes into the asks.
+    Asks,
 }
 
-impl SideDepth {
-    fn median(&self, reports: u8) -> i128 {
-        let n = usize::from(reports).min(DEPTH_WINDOW);
-        lower_median(self.window.get(..n).unwrap_or(&[]))
-    }
-
-    fn take(
-        &mut self,
-        value: i128,
-        slot: usize,
-        reports: u8,
-        weight_ms: (u64, u64),
-    ) -> RiskResult<()> {
-        if let Some(s) = self.window.get_mut(slot) {
-            *s = value;
-        }
-        self.latest = value;
-        let median = self.median(reports);
-        let (elapsed, tau) = weight_ms;
-        self.slow = if reports <= 1 || elapsed >= tau {
-            median
+impl CloseSide {
+    /// The side a position of signed `size` closes into.
+    pub fn of(size: i128) -> Self {
+        if size > 0 {
+            CloseSide::Bids
         } else {
-            // slow + (median - slow) * elapsed / tau, rounded down (the cautious side either way).
-            let step = mul_div_i128(
-                median.checked_sub(self.slow).ok_or(MathError::Overflow)?,
-                i128::from(elapsed),
-                i128::from(tau),
-                Rounding::Floor,
-            )?;
-            self.slow.checked_add(step).ok_or(MathError::Overflow)?
-        };
-        Ok(())
+            CloseSide::Asks
+        }
     }
+}
 
-    fn depth(&self, reports: u8, params: &LiquidityParams, use_: Use) -> RiskResult<i128> {
-        let raw = match use_ {
-            Use::Keep => self.slow,
-            Use::Open => self.latest.min(self.slow).min(self.median(reports)),
-        };
-        Ok(params.haircut.mul_amount(raw, Rounding::Floor)?)
+impl BookDepth {
+    fn side(&self, side: CloseSide) -> i128 {
+        match side {
+            CloseSide::Bids => self.bid,
+            CloseSide::Asks => self.ask,
+        }
     }
+    fn thinner(&self) -> i128 {
+        self.bid.min(self.ask)
+    }
+}
+
+fn lower_median(values: &mut [i128]) -> Option<i128> {
+    values.sort_unstable();
+    values.get(values.len().checked_sub(1)? / 2).copied()
+}
+
+/// One rate-limited step of `current` toward `target`: down by at most `current * elapsed /
+/// 5 h`, up by at most `current * elapsed / 3 h`, `elapsed` at most an hour (steps rounded
+/// down: the slower side).
+fn step_toward(current: i128, target: i128, elapsed_ms: u64) -> RiskResult<i128> {
+    let elapsed_ms = elapsed_ms.min(MS_PER_HOUR);
+    let hours = |divisor: u64| {
+        mul_div_i128(
+            current,
+            i128::from(elapsed_ms),
+            i128::from(MS_PER_HOUR.saturating_mul(divisor)),
+            Rounding::Floor,
+        )
+    };
+    Ok(if target < current {
+        current
+            .checked_sub(hours(5)?)
+            .ok_or(MathError::Overflow)?
+            .max(target)
+    } else {
+        current
+            .checked_add(hours(3)?)
+            .ok_or(MathError::Overflow)?
+            .min(target)
+    })
 }
 
 impl DepthState {
-    /// Whether depth was ever reported (the liquidity terms apply).
+    /// Whether a depth is in use (the liquidity terms apply where governance has them on).
     pub fn active(&self) -> bool {
-        self.reports > 0
+        self.in_use.is_some()
     }
 
-    /// Takes in a report of `bid` and `ask` depth (quote base units, each in `1..=MAX_DEPTH`).
+    fn fresh(&self, params: &LiquidityParams, now_ms: u64) -> impl Iterator<Item = &DepthReport> {
+        let max_age = params.max_age_ms;
+        self.reports
+            .iter()
+            .filter(move |r| now_ms.saturating_sub(r.at_ms) <= max_age)
+    }
+
+    fn median_of_fresh(&self, params: &LiquidityParams, now_ms: u64) -> Option<BookDepth> {
+        let mut bids = [0i128; MAX_DEPTH_REPORTERS];
+        let mut asks = [0i128; MAX_DEPTH_REPORTERS];
+        let mut n = 0usize;
+        for (r, (b, a)) in self
+            .fresh(params, now_ms)
+            .zip(bids.iter_mut().zip(asks.iter_mut()))
+        {
+            *b = r.depth.bid;
+            *a = r.depth.ask;
+            n = n.saturating_add(1);
+        }
+        if n < usize::from(params.min_reporters) {
+            return None;
+        }
+        Some(BookDepth {
+            bid: lower_median(bids.get_mut(..n)?)?,
+            ask: lower_median(asks.get_mut(..n)?)?,
+        })
+    }
+
+    /// Takes in `reporter`'s report of `bid` and `ask` depth (quote base units, each in
+    /// `1..=MAX_DEPTH`): it replaces that reporter's previous one (a new reporter, when all
+    /// slots are taken, replaces the oldest report). `open_interest_notional` (one side, quote
+    /// base units) is where the depth in use starts when it first exists.
     pub fn report(
         &mut self,
         params: &LiquidityParams,
-        bid: i128,
-        ask: i128,
+        reporter: ReporterId,
+        depth: BookDepth,
+        open_interest_notional: i128,
         now_ms: u64,
     ) -> RiskResult<()> {
         let in_range = |v: i128| v > 0 && v <= MAX_DEPTH;
-        if !in_range(bid) || !in_range(ask) {
+        if !in_range(depth.bid) || !in_range(depth.ask) {
             return Err(RiskError::InvalidReport);
         }
-        let slot = usize::from(self.next) % DEPTH_WINDOW;
-        let reports = self.reports.saturating_add(1).min(DEPTH_WINDOW_REPORTS);
-        let weight = (now_ms.saturating_sub(self.updated_ms), params.ema_tau_ms);
-        let mut next = *self;
-        next.reports = reports;
-        next.bid.take(bid, slot, reports, weight)?;
-        next.ask.take(ask, slot, reports, weight)?;
-        next.next = u8::try_from(slot.saturating_add(1) % DEPTH_WINDOW).unwrap_or(0);
-        next.updated_ms = self.updated_ms.max(now_ms);
+        let mut next = self.clone();
+        let report = DepthReport {
+            reporter,
+            depth,
+            at_ms: now_ms,
+        };
+        if let Some(slot) = next.reports.iter_mut().find(|r| r.reporter == reporter) {
+            *slot = DepthReport {
+                at_ms: slot.at_ms.max(now_ms),
+                ..report
+            };
+        } else if next.reports.len() < MAX_DEPTH_REPORTERS {
+            next.reports.push(report);
+        } else if let Some(oldest) = next.reports.iter_mut().min_by_key(|r| r.at_ms) {
+            *oldest = report;
+        }
+        next.target = next.median_of_fresh(params, now_ms);
+        next.advance(params, open_interest_notional, now_ms)?;
         *self = next;
         Ok(())
     }
 
-    /// Effective depth of the side a position of sign `long` closes into (`None`: never
-    /// reported).
+    /// Moves the depth in use toward the target, within the rate limit.
+    fn advance(
+        &mut self,
+        params: &LiquidityParams,
+        open_interest_notional: i128,
+        now_ms: u64,
+    ) -> RiskResult<()> {
+        let Some(target) = self.target else {
+            return Ok(());
+        };
+        let Some(in_use) = self.in_use else {
+            // Start where no held position's charge exceeds `depth_band` of its notional: a
+            // depth (after haircut) of at least the open interest's notional.
+            let start = mul_div_i128(
+                open_interest_notional.max(0),
+                Fixed::ONE.to_bits(),
+                params.haircut.to_bits(),
+                Rounding::Ceil,
+            )?
+            .min(MAX_DEPTH);
+            let first = BookDepth {
+                bid: target.bid.max(start),
+                ask: target.ask.max(start),
+            };
+            self.in_use = Some(first);
+            self.updated_ms = self.updated_ms.max(now_ms);
+            return Ok(());
+        };
+        let elapsed = now_ms.saturating_sub(self.updated_ms);
+        let moved = BookDepth {
+            bid: step_toward(in_use.bid, target.bid, elapsed)?,
+            ask: step_toward(in_use.ask, target.ask, elapsed)?,
+        };
+        if moved != in_use {
+            self.in_use = Some(moved);
+            self.updated_ms = self.updated_ms.max(now_ms);
+        }
+        Ok(())
+    }
+
+    fn raw(&self, params: &LiquidityParams, use_: Use) -> Option<BookDepth> {
+        if params.terms == DepthTerms::Off {
+            return None;
+        }
+        let in_use = self.in_use?;
+        Some(match (use_, self.target) {
+            (Use::Open, Some(t)) => BookDepth {
+                bid: in_use.bid.min(t.bid),
+                ask: in_use.ask.min(t.ask),
+            },
+            _ => in_use,
+        })
+    }
+
+    /// Effective depth (after haircut) of the side a position closes into (`None`: no depth
+    /// terms).
     pub fn depth(
         &self,
         params: &LiquidityParams,
-        long: bool,
+        side: CloseSide,
         use_: Use,
     ) -> RiskResult<Option<i128>> {
-        if !self.active() {
+        let Some(raw) = self.raw(params, use_) else {
             return Ok(None);
-        }
-        let side = if long { &self.bid } else { &self.ask };
-        Ok(Some(side.depth(self.reports, params, use_)?))
-    }
-
-    /// The smaller side's effective depth (`None`: never reported).
-    pub fn both_sides(&self, params: &LiquidityParams, use_: Use) -> RiskResult<Option<i128>> {
-        if !self.active() {
-            return Ok(None);
-        }
+        };
         Ok(Some(
-            self.bid
-                .depth(self.reports, params, use_)?
-                .min(self.ask.depth(self.reports, params, use_)?),
+            params.haircut.mul_amount(raw.side(side), Rounding::Floor)?,
         ))
     }
 
-    /// Whether the latest report is too old for new risk.
+    /// The thinner side's effective depth (`None`: no depth terms).
+    pub fn both_sides(&self, params: &LiquidityParams, use_: Use) -> RiskResult<Option<i128>> {
+        let Some(raw) = self.raw(params, use_) else {
+            return Ok(None);
+        };
+        Ok(Some(
+            params.haircut.mul_amount(raw.thinner(), Rounding::Floor)?,
+        ))
+    }
+
+    /// Whether too few fresh reports are left for new risk (only once a depth is in use and
+    /// the terms are on).
     pub fn stale(&self, params: &LiquidityParams, now_ms: u64) -> bool {
-        self.active() && now_ms.saturating_sub(self.updated_ms) > params.max_age_ms
+        params.terms == DepthTerms::On
+            && self.active()
+            && self.median_of_fresh(params, now_ms).is_none()
     }
 }
 
@@ -300,45 +436,118 @@ mod tests {
         assert!(!within_cap(&p, 4 * d + 1, d).unwrap());
     }
 
+    const HOUR: u64 = MS_PER_HOUR;
+    fn id(n: u8) -> ReporterId {
+        [n; 32]
+    }
+    fn book(v: i128) -> BookDepth {
+        BookDepth { bid: v, ask: v }
+    }
+
     #[test]
-    fn slow_depth_follows_the_median_over_tau() {
+    fn no_depth_until_enough_distinct_reporters() {
+        let p = params(); // three distinct reporters
+        let mut s = DepthState::default();
+        for t in 0..5 {
+            s.report(&p, id(1), book(1_000), 0, t).unwrap();
+        }
+        s.report(&p, id(2), book(1_000), 0, 10).unwrap();
+        assert_eq!(s.reports.len(), 2, "one slot per reporter");
+        assert_eq!(s.depth(&p, CloseSide::Bids, Use::Keep).unwrap(), None);
+        s.report(&p, id(3), book(1_000), 0, 20).unwrap();
+        assert_eq!(
+            s.depth(&p, CloseSide::Bids, Use::Keep).unwrap(),
+            Some(500),
+            "haircut half"
+        );
+    }
+
+    #[test]
+    fn the_first_depth_starts_at_the_open_interest_then_falls_a_fifth_per_hour() {
+        let mut p = params();
+        p.max_age_ms = 10 * HOUR; // every report stays fresh here
+        let mut s = DepthState::default();
+        // Open interest notional 8,000: the depth in use starts at 8,000 / haircut = 16,000.
+        for r in 1..=3 {
+            s.report(&p, id(r), book(1_000), 8_000, 0).unwrap();
+        }
+        assert_eq!(s.in_use, Some(book(16_000)));
+        s.report(&p, id(1), book(1_000), 8_000, HOUR / 2).unwrap();
+        assert_eq!(s.in_use, Some(book(14_400)), "a tenth in half an hour");
+        // Three hours of silence count as one.
+        s.report(&p, id(2), book(1_000), 8_000, 4 * HOUR).unwrap();
+        assert_eq!(s.in_use.unwrap().bid, 14_400 - 2_880);
+        for h in 5..40 {
+            for r in 1..=3 {
+                s.report(
+                    &p,
+                    id(r),
+                    book(1_000),
+                    8_000,
+                    h * HOUR + u64::from(r) * 1_200_000,
+                )
+                .unwrap();
+            }
+        }
+        assert_eq!(s.in_use, Some(book(1_000)), "reaches the target and stays");
+    }
+
+    #[test]
+    fn rising_depth_gains_at_most_a_third_per_hour() {
         let p = params();
         let mut s = DepthState::default();
-        s.report(&p, 1_000, 1_000, 0).unwrap();
-        assert_eq!(s.bid.slow, 1_000);
-        for i in 1..5u64 {
-            s.report(&p, 1_000, 1_000, i * 1_000).unwrap();
+        for r in 1..=3 {
+            s.report(&p, id(r), book(3_000), 0, 0).unwrap();
         }
-        // Depth halves for good: the median follows after three reports, the slow depth
-        // follows the median by dt / tau per report.
-        let hour = p.ema_tau_ms;
-        s.report(&p, 500, 500, hour / 4).unwrap();
-        s.report(&p, 500, 500, hour / 2).unwrap();
-        assert_eq!(s.bid.slow, 1_000, "median unchanged after two low reports");
+        for r in 1..=3 {
+            s.report(&p, id(r), book(1_000_000), 0, HOUR / 4 * u64::from(r))
+                .unwrap();
+        }
+        // The median moved with the second report (half an hour after the depth last moved,
+        // which it had not since it started): a sixth; the third, a quarter hour on, a twelfth.
+        assert_eq!(s.in_use, Some(book(3_000 + 500 + 291)));
         assert_eq!(
-            s.depth(&p, true, Use::Open).unwrap(),
-            Some(250),
-            "latest counts at once"
+            s.depth(&p, CloseSide::Asks, Use::Open).unwrap(),
+            Some(1_895),
+            "new risk sees the smaller of in use and target"
         );
-        s.report(&p, 500, 500, 3 * hour / 4).unwrap();
-        assert_eq!(s.bid.median(s.reports), 500);
-        assert_eq!(
-            s.bid.slow,
-            1_000 - 125,
-            "a quarter of tau: a quarter of the way"
-        );
-        s.report(&p, 500, 500, 2 * hour).unwrap();
-        assert_eq!(s.bid.slow, 500);
+    }
+
+    #[test]
+    fn stale_when_too_few_fresh_reports_and_off_means_no_terms() {
+        let mut p = params();
+        let mut s = DepthState::default();
+        for r in 1..=3 {
+            s.report(&p, id(r), book(1_000), 0, u64::from(r)).unwrap();
+        }
+        assert!(!s.stale(&p, p.max_age_ms));
+        assert!(s.stale(&p, p.max_age_ms + 2), "the first report aged out");
+        p.terms = DepthTerms::Off;
+        assert!(!s.stale(&p, p.max_age_ms + 2));
+        assert_eq!(s.both_sides(&p, Use::Keep).unwrap(), None);
     }
 
     #[test]
     fn bad_reports_change_nothing() {
         let p = params();
         let mut s = DepthState::default();
-        s.report(&p, 1_000, 2_000, 5).unwrap();
-        let before = s;
+        s.report(
+            &p,
+            id(1),
+            BookDepth {
+                bid: 1_000,
+                ask: 2_000,
+            },
+            0,
+            5,
+        )
+        .unwrap();
+        let before = s.clone();
         for (bid, ask) in [(0, 1), (1, -1), (MAX_DEPTH + 1, 1)] {
-            assert_eq!(s.report(&p, bid, ask, 10), Err(RiskError::InvalidReport));
+            assert_eq!(
+                s.report(&p, id(2), BookDepth { bid, ask }, 0, 10),
+                Err(RiskError::InvalidReport)
+            );
             assert_eq!(s, before);
         }
     }

@@ -23,7 +23,7 @@
 extern crate alloc;
 use alloc::vec::Vec;
 
-use ballast_math::{Fixed, Rounding};
+use ballast_math::{Fixed, MathError, Rounding};
 use parity_scale_codec::{Decode, Encode};
 use scale_info::TypeInfo;
 
@@ -178,6 +178,18 @@ pub struct Requirements {
     pub maintenance: i128,
     /// Liquidation end: liquidation stops once equity covers it (between the other two).
     pub liquidation_end: i128,
+}
+
+impl Requirements {
+    /// The sum of two sets of requirements, term by term.
+    pub fn plus(&self, other: &Requirements) -> RiskResult<Requirements> {
+        let add = |a: i128, b: i128| a.checked_add(b).ok_or(MathError::Overflow);
+        Ok(Requirements {
+            initial: add(self.initial, other.initial)?,
+            maintenance: add(self.maintenance, other.maintenance)?,
+            liquidation_end: add(self.liquidation_end, other.liquidation_end)?,
+        })
+    }
 }
 
 /// Requirements of a position of non-negative `notional` in a market with `open_interest`

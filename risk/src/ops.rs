@@ -15,7 +15,7 @@ use crate::config::MS_PER_HOUR;
 use crate::error::{RiskError, RiskResult};
 use crate::greeks::{self, scenario_requirement, Level, OptionsBook, OptionsReport, Stress};
 use crate::health::{account_health, account_health_growing_options, find, HealthKind};
-use crate::liquidity::{within_cap, Use};
+use crate::liquidity::{within_cap, BookDepth, CloseSide, ReporterId, Use};
 use crate::state::{Account, MarketCtx, MarketId, MarketState};
 
 /// A fill reported by a venue: the taker trades `size` (signed: + buys) with the maker.
@@ -263,7 +263,7 @@ pub fn note_observed(account: &mut Account, markets: &[MarketCtx]) -> RiskResult
 fn check_liquidity(ctx: &MarketCtx, size: i128) -> RiskResult<()> {
     let params = &ctx.config.liquidity;
     let depth_state = &ctx.state.depth;
-    let Some(depth) = depth_state.depth(params, size > 0, Use::Open)? else {
+    let Some(depth) = depth_state.depth(params, CloseSide::of(size), Use::Open)? else {
         return Ok(());
     };
     if depth_state.stale(params, ctx.now_ms) {
@@ -676,6 +676,11 @@ fn options_report(
         return Err(RiskError::IsolatedAccount);
     }
     if let Some(previous) = &account.options {
+        // One book per account, in one market: a venue of another market may neither replace
+        // nor empty it (its venue empties it first).
+        if previous.report.market != report.market {
+            return Err(RiskError::OptionsBookElsewhere);
+        }
         if report.timestamp_ms <= previous.report.timestamp_ms {
             return Err(RiskError::InvalidReport);
         }
@@ -738,10 +743,17 @@ fn options_report(
     })
 }
 
-/// Takes in a depth report for a market (see [`crate::liquidity`]).
-pub fn report_depth(ctx: &mut MarketCtx, bid: i128, ask: i128) -> RiskResult<()> {
+/// Takes in `reporter`'s depth report for a market (see [`crate::liquidity`]).
+pub fn report_depth(ctx: &mut MarketCtx, reporter: ReporterId, depth: BookDepth) -> RiskResult<()> {
     let params = ctx.config.liquidity;
-    ctx.state.depth.report(&params, bid, ask, ctx.now_ms)
+    let open_interest_notional = ctx.config.decimals.quote_value(
+        ctx.state.open_interest,
+        ctx.prices.oracle,
+        Rounding::Ceil,
+    )?;
+    ctx.state
+        .depth
+        .report(&params, reporter, depth, open_interest_notional, ctx.now_ms)
 }
 
 /// Applies a venue's funding index change out of a budget that refills at

@@ -98,6 +98,7 @@ use crate::health::{
     account_health, account_health_growing_options, initial_health_at_target, Health, HealthKind,
 };
 use crate::ledger::{AccountId, Ledger};
+use crate::liquidity::BookDepth;
 use crate::ops::{apply_options_report, max_position, report_depth, update_funding, Fill};
 use crate::settlement::{LastPrice, SettleReason};
 use crate::state::{Account, MarketCtx, MarketId, MarketState, Prices};
@@ -255,10 +256,13 @@ pub enum Op {
         /// Action.
         action: Guardian,
     },
-    /// A venue reports the market's book depth: `usd` whole USD on each side.
+    /// Reporter number `reporter` (a venue or feeder) reports the market's book depth: `usd`
+    /// whole USD on each side.
     Depth {
         /// Market.
         market: MarketId,
+        /// Which reporter (any byte: distinct bytes are distinct reporters).
+        reporter: u8,
         /// Depth per side, whole USD.
         usd: i128,
     },
@@ -968,12 +972,19 @@ impl Harness {
                     }
                 }
             },
-            Op::Depth { market, usd } => match self.index(market) {
+            Op::Depth {
+                market,
+                reporter,
+                usd,
+            } => match self.index(market) {
                 None => Ok(()),
                 Some(i) => report_depth(
                     &mut self.ledger.markets[i],
-                    usd.saturating_mul(USD),
-                    usd.saturating_mul(USD),
+                    [reporter; 32],
+                    BookDepth {
+                        bid: usd.saturating_mul(USD),
+                        ask: usd.saturating_mul(USD),
+                    },
                 ),
             },
             Op::Options {

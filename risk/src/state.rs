@@ -11,7 +11,7 @@ use parity_scale_codec::{Decode, Encode};
 use scale_info::TypeInfo;
 
 use crate::breaker::Breaker;
-use crate::config::{MarginParams, MarketConfig};
+use crate::config::MarketConfig;
 use crate::error::{RiskError, RiskResult};
 use crate::greeks::OptionsBook;
 use crate::liquidity::DepthState;
@@ -70,8 +70,9 @@ pub struct MarketState {
     pub forecast_vol: Fixed,
     /// Last ramp update, ms.
     pub last_ramp_ms: u64,
-    /// Params in force before the latest governance change, while it blends in.
-    pub previous_params: Option<MarginParams>,
+    /// Terms in force before the latest governance change, while it blends in (see
+    /// [`crate::governance`]).
+    pub previous_terms: Option<crate::governance::PreviousTerms>,
     /// When the latest governance change was made, ms.
     pub params_changed_ms: u64,
     /// Circuit breaker.
@@ -290,17 +291,28 @@ impl MarketState {
     ) -> RiskResult<()> {
         let elapsed = now_ms.saturating_sub(self.last_ramp_ms);
         let target = VolFractions::for_vol(&config.margin, annualized_vol)?;
+        // While a governance change blends in, the terms ramp no faster than the old config
+        // let them: a change that speeds the ramps up takes effect once it has blended in.
+        let mut rates = config.ramps;
+        if let Some(previous) = &self.previous_terms {
+            rates.initial_per_hour = rates
+                .initial_per_hour
+                .min(previous.config.ramps.initial_per_hour);
+            rates.maintenance_per_hour = rates
+                .maintenance_per_hour
+                .min(previous.config.ramps.maintenance_per_hour);
+        }
         self.applied = VolFractions {
             initial: ramp_toward(
                 self.applied.initial,
                 target.initial,
-                config.ramps.initial_per_hour,
+                rates.initial_per_hour,
                 elapsed,
             )?,
             maintenance: ramp_toward(
                 self.applied.maintenance,
                 target.maintenance,
-                config.ramps.maintenance_per_hour,
+                rates.maintenance_per_hour,
                 elapsed,
             )?,
         };
@@ -308,13 +320,6 @@ impl MarketState {
         self.forecast_vol = annualized_vol;
         self.last_ramp_ms = self.last_ramp_ms.max(now_ms);
         Ok(())
-    }
-
-    /// Records a governance change of the margin params (validated by the caller): existing
-    /// positions blend from the params in force now to the new ones.
-    pub fn begin_params_ramp(&mut self, current: &MarginParams, now_ms: u64) {
-        self.previous_params = Some(current.clone());
-        self.params_changed_ms = now_ms;
     }
 
     /// Sum of |size| over every open position, base units: both sides of the open interest, or
@@ -333,10 +338,10 @@ impl MarketState {
         }
     }
 
-    /// Drops the old params once the blend is complete.
-    pub fn finish_params_ramp(&mut self, config: &MarketConfig, now_ms: u64) {
-        if now_ms.saturating_sub(self.params_changed_ms) >= config.ramps.params_ramp_ms {
-            self.previous_params = None;
+    /// Drops the old terms once the blend is complete.
+    pub fn finish_params_ramp(&mut self, now_ms: u64) {
+        if !crate::governance::blending(self, now_ms) {
+            self.previous_terms = None;
         }
     }
 }

@@ -5,7 +5,7 @@
 //! ```text
 //! vol_ratio  = sigma_short / sigma_long          short: EWMA with a 6-hour half-life;
 //!                                                long: the oracle's forecast (11-day half-life)
-//! thinning   = max over sides of (1 - latest depth / slow depth), in [0, 1]   (0 without depth)
+//! thinning   = max over sides of (1 - reported median / depth in use), in [0, 1] (0 without depth)
 //! multiplier = min(max_multiplier, 1 + vol_weight * max(0, vol_ratio - 1) + depth_weight * thinning)
 //! ```
 //!
@@ -24,7 +24,6 @@ use scale_info::TypeInfo;
 
 use crate::config::StressParams;
 use crate::error::RiskResult;
-use crate::liquidity::SideDepth;
 use crate::state::{MarketCtx, MarketState};
 
 /// What the stress fee query answers.
@@ -34,7 +33,7 @@ pub struct StressFee {
     pub multiplier: Fixed,
     /// Short- over long-horizon volatility.
     pub vol_ratio: Fixed,
-    /// How much thinner the book is now than its slow average (0..1).
+    /// How much thinner the reported book is now than the depth in use (0..1).
     pub depth_thinning: Fixed,
 }
 
@@ -69,12 +68,12 @@ pub fn sample_fast_vol(
     Ok(())
 }
 
-fn thinning(side: &SideDepth) -> RiskResult<Fixed> {
-    if side.slow <= 0 || side.latest >= side.slow {
+fn thinning(reported: i128, in_use: i128) -> RiskResult<Fixed> {
+    if in_use <= 0 || reported >= in_use {
         return Ok(Fixed::ZERO);
     }
     Ok(Fixed::ONE
-        .checked_sub(Fixed::from_ratio(side.latest, side.slow)?)?
+        .checked_sub(Fixed::from_ratio(reported, in_use)?)?
         .max(Fixed::ZERO))
 }
 
@@ -87,10 +86,13 @@ pub fn stress_fee(ctx: &MarketCtx) -> RiskResult<StressFee> {
         Some(v) if long.is_positive() => v.annualized_variance.sqrt()?.checked_div(long)?,
         _ => Fixed::ONE,
     };
-    let depth_thinning = if state.depth.active() {
-        thinning(&state.depth.bid)?.max(thinning(&state.depth.ask)?)
-    } else {
-        Fixed::ZERO
+    // A target whose reports have gone stale says nothing about the book now.
+    let stale = state.depth.stale(&ctx.config.liquidity, ctx.now_ms);
+    let depth_thinning = match (state.depth.target, state.depth.in_use) {
+        (Some(reported), Some(in_use)) if !stale => {
+            thinning(reported.bid, in_use.bid)?.max(thinning(reported.ask, in_use.ask)?)
+        }
+        _ => Fixed::ZERO,
     };
     let from_vol = params
         .vol_weight

@@ -72,7 +72,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(market, action)| Op::Breaker { market, action }),
         6 => (market(), trader.clone(), 4u32..6).prop_map(|(market, who, by)| Op::Liquidate { market, who, by }),
         // Deep books, and thin ones that bring the liquidation throttle down to a few chunks.
-        2 => (market(), prop_oneof![0i128..5_000_000, 1i128..20_000]).prop_map(|(market, usd)| Op::Depth { market, usd }),
+        2 => (market(), 0u8..4, prop_oneof![0i128..5_000_000, 1i128..20_000]).prop_map(|(market, reporter, usd)| Op::Depth { market, reporter, usd }),
         // A book that grows, shrinks, or is closed (an empty report).
         4 => (market(), trader.clone(), prop_oneof![
                 1 => (-2_000_000i128..100_000, -20_000i128..20_000),
@@ -112,18 +112,22 @@ proptest! {
         }
     }
 
-    /// The breaker changes state only by its rules, over any sequence of prices (valid or not),
-    /// clock steps, guardian pauses and owner resumes: Normal trips to ReduceOnly only on a
-    /// velocity move above `trip_move`; ReduceOnly resumes only after the cooldown and below
-    /// `calm_move`; an invalid price means OracleHalt; Paused is left only by `resume`, or by
-    /// the first price (valid or not) after `pause_expiry_ms` when the owner has not confirmed
-    /// the pause; `resume` and `confirm` do nothing elsewhere.
+    /// The breaker over any sequence of prices (valid or not, any size of move), clock steps of
+    /// up to two windows, guardian pauses, confirmations and owner resumes:
+    /// - a transition is reported exactly when the state changes;
+    /// - only `pause` pauses, a paused market leaves Paused only by `resume` or by lapsing,
+    ///   an invalid price means OracleHalt, and a valid one never pauses;
+    /// - from a trip (entering ReduceOnly on a move above `trip_move`) until the market is next
+    ///   Normal, every way to Normal (a price, a halt ending, a resume, a pause lapsing) comes
+    ///   at least `cooldown_ms` after the trip and on a price that moved less than `calm_move`;
+    /// - after any outage, a first valid price more than three times `trip_move` away from the
+    ///   last valid price seen in Normal trips the breaker, however long the outage.
     #[test]
-    fn breaker_states_change_only_by_their_rules(
+    fn no_way_back_to_normal_skips_a_trips_cooldown(
         events in prop::collection::vec(
             prop_oneof![
-                8 => (0u64..2 * HOUR, -1500i64..1500).prop_map(|(dt, bps)| (0u8, dt, bps)),
-                1 => (0u64..HOUR).prop_map(|dt| (1u8, dt, 0)),
+                8 => (0u64..2 * HOUR, -3000i64..3000).prop_map(|(dt, bps)| (0u8, dt, bps)),
+                2 => (0u64..4 * HOUR).prop_map(|dt| (1u8, dt, 0)),
                 1 => (0u64..HOUR).prop_map(|dt| (2u8, dt, 0)),
                 1 => (0u64..HOUR).prop_map(|dt| (3u8, dt, 0)),
                 1 => (0u64..HOUR).prop_map(|dt| (4u8, dt, 0)),
@@ -131,10 +135,16 @@ proptest! {
             1..80,
         )
     ) {
+        use BreakerState::*;
         let params = config().breaker;
         let mut b = ballast_risk::Breaker::default();
         let mut now = 0u64;
         let mut price = Fixed::from_int(20_000);
+        // Earliest trip of the episode still open, as seen from the transitions.
+        let mut open_trip: Option<u64> = None;
+        // The last valid price seen in Normal, and whether only invalid prices came since.
+        let mut last_normal_price: Option<Fixed> = None;
+        let three_trips = params.trip_move.checked_mul_int(3).unwrap();
         for (kind, dt, bps) in events {
             now += dt;
             let before = b;
@@ -152,39 +162,47 @@ proptest! {
                 }
             };
             let after = b.state;
-            // A transition is reported exactly when the state changes, stamped now.
             prop_assert_eq!(transition.is_some(), after != before.state);
             if let Some(t) = transition {
-                prop_assert_eq!((t.from, t.to, t.at_ms, b.since_ms), (before.state, after, now, now));
+                prop_assert_eq!((t.from, t.to, t.at_ms), (before.state, after, now));
             }
-            use BreakerState::*;
             let lapses = !before.pause_confirmed && now - before.since_ms >= params.pause_expiry_ms;
             match (kind, before.state, after) {
                 (4, from, to) => prop_assert_eq!(from, to, "confirm changed the state"),
-                (0 | 1, Paused, to) if lapses => {
-                    prop_assert_eq!(to, if kind == 0 { Normal } else { OracleHalt });
-                }
                 (_, Paused, Paused) => {}
-                (3, Paused, Normal) => {}
+                (3, Paused, _) => {}
+                (0 | 1, Paused, _) => prop_assert!(lapses, "left an unlapsed pause"),
                 (_, Paused, to) => prop_assert!(false, "left Paused for {:?} by event {}", to, kind),
                 (2, _, to) => prop_assert_eq!(to, Paused),
                 (3, from, to) => prop_assert_eq!(from, to, "resume outside Paused changed the state"),
                 (1, _, to) => prop_assert_eq!(to, OracleHalt),
-                (0, _, Paused) => prop_assert!(false, "a price paused the market"),
-                (0, Normal, ReduceOnly) => {
-                    prop_assert!(transition.unwrap().move_fraction > params.trip_move);
+                (0, _, to) => prop_assert!(to != Paused && to != OracleHalt, "a valid price led to {:?}", to),
+                _ => {}
+            }
+            if kind == 0 && after != Paused {
+                if let Some(last) = last_normal_price {
+                    let moved = price.checked_div(last).unwrap().checked_sub(Fixed::ONE).unwrap().checked_abs().unwrap();
+                    if moved > three_trips && before.state != ReduceOnly {
+                        prop_assert_eq!(after, ReduceOnly, "a {:?} move across a gap did not trip", moved);
+                    }
                 }
-                (0, Normal, to) => prop_assert_eq!(to, Normal),
-                (0, ReduceOnly, Normal) => {
-                    prop_assert!(now - before.since_ms >= params.cooldown_ms);
-                    prop_assert!(transition.unwrap().move_fraction < params.calm_move);
+            }
+            if let Some(t) = transition {
+                if t.to == ReduceOnly && t.move_fraction > params.trip_move && open_trip.is_none() {
+                    open_trip = Some(now);
                 }
-                (0, ReduceOnly, to) => prop_assert_eq!(to, ReduceOnly),
-                (0, OracleHalt, ReduceOnly) => {
-                    prop_assert!(transition.unwrap().move_fraction > params.trip_move);
+                if t.to == Normal {
+                    if let Some(tripped) = open_trip {
+                        prop_assert!(now - tripped >= params.cooldown_ms, "Normal {} ms after a trip", now - tripped);
+                        prop_assert!(kind == 0 && t.move_fraction < params.calm_move, "Normal without a calm price");
+                    }
+                    open_trip = None;
                 }
-                (0, OracleHalt, to) => prop_assert_eq!(to, Normal),
-                (kind, from, to) => prop_assert!(false, "unexpected {:?} -> {:?} on {}", from, to, kind),
+            }
+            match (kind, after) {
+                (0, Normal) => last_normal_price = Some(price),
+                (1, _) => {}
+                _ => last_normal_price = None,
             }
         }
     }

@@ -111,7 +111,8 @@ pub fn static_tiers(decimals: Decimals) -> MarketConfig {
     c.margin.maintenance_quantile = Fixed::from_bits(1);
     c.ramps.initial_per_hour = Fixed::from_int(100);
     c.ramps.maintenance_per_hour = Fixed::from_int(100);
-    c.ramps.params_ramp_ms = 1;
+    // No governance change happens in a run; the engine's floor on the governance ramp.
+    c.ramps.params_ramp_ms = ballast_risk::config::MIN_GOVERNANCE_MS;
     c.breaker.trip_move = Fixed::from_int(1_000_000);
     c.breaker.calm_move = Fixed::from_int(999_999);
     c.liquidation.throttle_notional = i128::MAX / 4;

@@ -32,7 +32,7 @@ use ballast_risk::feed::observe;
 use ballast_risk::health::liquidity_charges;
 use ballast_risk::health::{account_health, position_requirements, HealthKind};
 use ballast_risk::ledger::{AccountId, Ledger};
-use ballast_risk::liquidity::Use;
+use ballast_risk::liquidity::{BookDepth, CloseSide, Use};
 use ballast_risk::ops::{BankruptcyOutcome, Fill};
 use ballast_risk::{max_position, report_depth, MarketCtx, MarketState, Prices, RiskError};
 use indicatif::ProgressBar;
@@ -571,13 +571,13 @@ struct KeepDepth {
 impl KeepDepth {
     /// The market's, or `None` where no depth is reported.
     fn of(ctx: &MarketCtx) -> Result<Option<KeepDepth>, SimError> {
-        let side = |long| {
+        let side = |side| {
             ctx.state
                 .depth
-                .depth(&ctx.config.liquidity, long, Use::Keep)
+                .depth(&ctx.config.liquidity, side, Use::Keep)
                 .map_err(risk("depth"))
         };
-        Ok(match (side(true)?, side(false)?) {
+        Ok(match (side(CloseSide::Bids)?, side(CloseSide::Asks)?) {
             (Some(long), Some(short)) => Some(KeepDepth {
                 band: f(ctx.config.liquidity.depth_band),
                 long: whole(long),
@@ -863,7 +863,13 @@ impl Run<'_> {
         for h in self.hot.iter().filter(|h| h.size != 0.0) {
             let n = h.size.abs() * price;
             notional += n;
-            if let Some(c) = liquidity_charges(ctx, usd(n), h.size > 0.0).map_err(risk("charge"))? {
+            if let Some(c) = liquidity_charges(
+                ctx,
+                usd(n),
+                CloseSide::of(if h.size > 0.0 { 1 } else { -1 }),
+            )
+            .map_err(risk("charge"))?
+            {
                 charge += whole(c.maintenance);
             }
         }
@@ -1121,7 +1127,15 @@ pub fn run(
                 run.metrics.breaker_trips += 1;
             }
             if protocol.reports_depth() && now >= next_depth_report_ms {
-                report_depth(ctx, depth, depth).map_err(risk("depth report"))?;
+                // The venue and two feeders report the same book: the market needs three
+                // distinct reporters before any depth counts.
+                for reporter in 0..ctx.config.liquidity.min_reporters {
+                    let book = BookDepth {
+                        bid: depth,
+                        ask: depth,
+                    };
+                    report_depth(ctx, [reporter; 32], book).map_err(risk("depth report"))?;
+                }
                 next_depth_report_ms = now + HOUR;
             }
         }

@@ -268,6 +268,25 @@ impl Harness {
         }
     }
 
+    /// The owner authorizes `venue` in `market` (at once in a market nobody holds a position
+    /// in; after the market's announcement delay otherwise).
+    pub fn authorize_venue(&mut self, market: u32, venue: &AccountId32) {
+        let owner = self.owner.clone();
+        self.engine::<()>(&owner, "authorize_venue", (market, venue.clone()))
+            .expect("authorize venue");
+    }
+
+    /// `account` (its own account, index 0) approves `venue` to fill it in `market`.
+    pub fn approve_venue(&mut self, account: &AccountId32, market: u32, venue: &AccountId32) {
+        let granted = ballast_interface::Approval::Granted;
+        self.engine::<()>(
+            account,
+            "approve_venue",
+            (0u8, market, venue.clone(), granted),
+        )
+        .expect("approve venue");
+    }
+
     /// Every feeder reports `price` (confidence 1 bp of it) stamped now. Returns the weight of
     /// each report and the breaker transitions they emitted, in order.
     pub fn report(&mut self, market: u32, feeders: &[AccountId32], price: Fixed) -> Reported {

@@ -110,7 +110,8 @@ struct Actors {
     treasury: AccountId32,
     maker: AccountId32,
     keeper: AccountId32,
-    feeders: [AccountId32; 3],
+    /// Four feeders for a market that needs three reports: one may be out at any time.
+    feeders: [AccountId32; 4],
     traders: Vec<AccountId32>,
 }
 
@@ -132,7 +133,16 @@ fn record(report: &mut ReplayReport, label: &'static str, gas: Gas) {
 
 fn report_price(h: &mut Harness, a: &Actors, report: &mut ReplayReport, price: Fixed) {
     let now = h.now_ms;
-    let reported = h.report(MARKET, &a.feeders, price);
+    // Each round one feeder is out, in turn: three reports still form the price.
+    let out = usize::try_from(now / (15 * MINUTE) % 4).unwrap_or(0);
+    let reporting: Vec<AccountId32> = a
+        .feeders
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != out)
+        .map(|(_, f)| f.clone())
+        .collect();
+    let reported = h.report(MARKET, &reporting, price);
     report
         .gas
         .entry("submit_report")
@@ -155,6 +165,11 @@ pub fn fund(h: &mut Harness, who: &AccountId32, amount: u128, report: &mut Repla
     h.approve_engine(who, amount);
     h.engine::<()>(who, "deposit", (amount,)).expect("deposit");
     record(report, "deposit", h.last_gas);
+}
+
+/// `who` approves the venue to fill it in the market (once, as a venue's sign-up does).
+fn join_venue(h: &mut Harness, a: &Actors, who: &AccountId32) {
+    h.approve_venue(who, MARKET, &a.venue);
 }
 
 /// Venue fill at the oracle price with a 5 bp taker fee to the venue's treasury.
@@ -253,7 +268,7 @@ pub fn run(
         treasury: account(41),
         maker: account(42),
         keeper: account(43),
-        feeders: [account(31), account(32), account(33)],
+        feeders: [account(31), account(32), account(33), account(34)],
         traders: (0..traders.len()).map(|i| account(100 + i as u8)).collect(),
     };
     for who in a
@@ -275,8 +290,7 @@ pub fn run(
         ..OracleConfig::default()
     };
     h.list_market_with_feeders(MARKET, config, oracle_config, &a.feeders);
-    h.engine::<()>(&owner, "set_venue", (a.venue.clone(), true))
-        .expect("venue");
+    h.authorize_venue(MARKET, &a.venue);
     h.give_tokens(&owner, insurance_seed_usd * USD);
     h.approve_engine(&owner, insurance_seed_usd * USD);
     h.engine::<()>(&owner, "fund_insurance", (insurance_seed_usd * USD,))
@@ -284,6 +298,8 @@ pub fn run(
     report.insurance_seed = i128::try_from(insurance_seed_usd * USD).expect("seed");
     fund(h, &a.maker, 100_000_000 * USD, &mut report);
     fund(h, &a.keeper, 20_000_000 * USD, &mut report);
+    join_venue(h, &a, &a.maker);
+    join_venue(h, &a, &a.keeper);
     for candle in warmup {
         h.set_time(candle.timestamp_ms);
         report_price(h, &a, &mut report, candle.close);
@@ -296,6 +312,7 @@ pub fn run(
     // Traders open at the first price, as large as they asked or as the engine allows.
     for (spec, who) in traders.iter().zip(a.traders.clone()) {
         fund(h, &who, spec.collateral_usd * USD, &mut report);
+        join_venue(h, &a, &who);
         let price = oracle(h);
         let notional = i128::try_from(spec.collateral_usd * USD).expect("collateral")
             * i128::from(spec.leverage.abs());

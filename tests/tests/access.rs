@@ -120,10 +120,10 @@ fn prepared() -> Harness {
     h.report(MARKET2, &feeders2(), px(20_000));
     h.engine::<()>(&owner(), "set_guardian", (guardian(),))
         .expect("guardian");
-    for (v, on) in [(venue(), true), (old_venue(), true), (old_venue(), false)] {
-        h.engine::<()>(&owner(), "set_venue", (v, on))
-            .expect("venue");
-    }
+    h.authorize_venue(MARKET, &venue());
+    h.authorize_venue(MARKET, &old_venue());
+    h.engine::<()>(&owner(), "revoke_venue", (MARKET, old_venue()))
+        .expect("revoke");
     h.engine::<()>(&owner(), "transfer_ownership", (heir(),))
         .expect("pending owner");
     for a in roles().into_iter().map(|(_, a)| a).chain([alice(), bob()]) {
@@ -133,6 +133,10 @@ fn prepared() -> Harness {
         h.approve_engine(&a, 10_000 * USD);
     }
     deposit(&mut h, &victim(), 1_000 * USD);
+    // Alice, Bob and the victim trade through the venue (the victim revokes once it opened).
+    for trader in [alice(), bob(), victim()] {
+        h.approve_venue(&trader, MARKET, &venue());
+    }
     // The victim goes long at 19x, then the price falls 4%: below maintenance.
     let size = 95_000_000; // 0.95 BTC = 19,000 USD of notional
     h.engine::<()>(
@@ -150,6 +154,9 @@ fn prepared() -> Harness {
         ),
     )
     .expect("victim opens");
+    let revoked = ballast_interface::Approval::Revoked;
+    h.engine::<()>(&victim(), "approve_venue", (0u8, MARKET, venue(), revoked))
+        .expect("victim revokes");
     h.set_time(T0 + 60_000);
     h.report(MARKET, &feeders(), px(19_200));
     let health: HealthReport = h.read("health", (victim(),)).expect("health");
@@ -179,8 +186,11 @@ fn calls() -> Vec<(&'static str, Call)> {
         ("set_guardian", |h, w| {
             h.engine(w, "set_guardian", (stranger(),))
         }),
-        ("set_venue", |h, w| {
-            h.engine(w, "set_venue", (stranger(), true))
+        ("authorize_venue", |h, w| {
+            h.engine(w, "authorize_venue", (MARKET, stranger()))
+        }),
+        ("revoke_venue", |h, w| {
+            h.engine(w, "revoke_venue", (MARKET, venue()))
         }),
         ("set_feeder", |h, w| {
             h.engine(w, "set_feeder", (MARKET, stranger(), Some(3u8)))
@@ -188,8 +198,36 @@ fn calls() -> Vec<(&'static str, Call)> {
         ("list_market", |h, w| {
             h.engine(w, "list_market", (3u32, config(), OracleConfig::default()))
         }),
-        ("set_margin_params", |h, w| {
-            h.engine(w, "set_margin_params", (MARKET, config().margin))
+        ("announce_market_change", |h, w| {
+            h.engine(
+                w,
+                "announce_market_change",
+                (MARKET, config(), OracleConfig::default()),
+            )
+        }),
+        ("apply_market_change", |h, w| {
+            // The owner announced a day ago.
+            let owner = owner();
+            h.engine::<()>(
+                &owner,
+                "announce_market_change",
+                (MARKET, config(), OracleConfig::default()),
+            )?;
+            h.set_time(h.now_ms + 24 * 3_600_000);
+            h.engine(w, "apply_market_change", (MARKET,))
+        }),
+        ("cancel_market_change", |h, w| {
+            let owner = owner();
+            h.engine::<()>(
+                &owner,
+                "announce_market_change",
+                (MARKET, config(), OracleConfig::default()),
+            )?;
+            h.engine(w, "cancel_market_change", (MARKET,))
+        }),
+        ("approve_venue", |h, w| {
+            let granted = ballast_interface::Approval::Granted;
+            h.engine(w, "approve_venue", (0u8, MARKET, venue(), granted))
         }),
         ("halt_market", |h, w| h.engine(w, "halt_market", (MARKET,))),
         ("resume_market", |h, w| {
@@ -241,6 +279,22 @@ fn calls() -> Vec<(&'static str, Call)> {
             );
             h.engine(w, "fill", args)
         }),
+        (
+            "fill (VenueApi) of an account that revoked the venue",
+            |h, w| {
+                let args = (
+                    MARKET,
+                    alice(),
+                    victim(),
+                    1_000_000i128,
+                    px(19_200),
+                    0u128,
+                    0u128,
+                    treasury(),
+                );
+                h.engine(w, "fill", args)
+            },
+        ),
         ("update_funding (VenueApi)", |h, w| {
             h.engine(w, "update_funding", (MARKET, Fixed::ZERO))
         }),
@@ -304,10 +358,14 @@ const EXPECTED: &[(&str, &str)] = &[
     ("transfer_ownership", "o"),
     ("accept_ownership", "p"),
     ("set_guardian", "o"),
-    ("set_venue", "o"),
+    ("authorize_venue", "o"),
+    ("revoke_venue", "og"),
     ("set_feeder", "o"),
     ("list_market", "o"),
-    ("set_margin_params", "o"),
+    ("announce_market_change", "o"),
+    ("apply_market_change", "opgfxvdr"),
+    ("cancel_market_change", "og"),
+    ("approve_venue", "opgfxvdr"),
     ("halt_market", "og"),
     ("resume_market", "o"),
     ("halt_all", "og"),
@@ -323,6 +381,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("move_collateral", "opgfxvdr"),
     ("liquidate", "opgfxvdr"),
     ("fill (VenueApi)", "v"),
+    ("fill (VenueApi) of an account that revoked the venue", ""),
     ("update_funding (VenueApi)", "v"),
     ("health (query)", "opgfxvdr"),
     ("market_risk (query)", "opgfxvdr"),
@@ -350,6 +409,10 @@ fn is_authorization_error(message: &str, e: &EngineError) -> bool {
     match message {
         "accept_ownership" => *e == EngineError::NotPendingOwner,
         "submit_report" => *e == EngineError::UnknownFeeder,
+        // The venue itself is told why; everyone else is not a venue.
+        "fill (VenueApi) of an account that revoked the venue" => {
+            *e == EngineError::VenueNotApproved || *e == EngineError::Unauthorized
+        }
         _ => *e == EngineError::Unauthorized,
     }
 }

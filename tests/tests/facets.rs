@@ -10,6 +10,7 @@ use ballast_drink_tests::*;
 use ballast_engine_state::{Facet, FacetCodes};
 use drink::pallet_contracts::Determinism;
 use drink::sandbox_api::prelude::*;
+use drink::AccountId32;
 use drink::Sandbox;
 use parity_scale_codec::{Decode, Encode};
 
@@ -66,7 +67,7 @@ fn a_selector_no_facet_owns_and_an_empty_input_are_refused_and_change_nothing() 
     let owner = h.owner.clone();
     let engine = h.engine.clone();
     let before: (bool, i128) = (
-        h.query("is_venue", (owner.clone(),)),
+        h.query("is_venue", (1u32, owner.clone())),
         h.query("net_deposits", ()),
     );
     for input in [
@@ -106,7 +107,7 @@ fn a_selector_no_facet_owns_and_an_empty_input_are_refused_and_change_nothing() 
     let answer = result.result.expect("the facet answers");
     assert!(answer.did_revert());
     let after: (bool, i128) = (
-        h.query("is_venue", (owner.clone(),)),
+        h.query("is_venue", (1u32, owner.clone())),
         h.query("net_deposits", ()),
     );
     assert_eq!(before, after);
@@ -191,7 +192,7 @@ fn a_second_router_over_the_same_facets_cannot_reach_the_real_engine() {
             .result
             .expect("answers")
     };
-    let set = as_attacker(&mut h, "set_venue", (attacker.clone(), true).encode());
+    let set = as_attacker(&mut h, "set_guardian", (attacker.clone(),).encode());
     assert!(!set.did_revert());
     let seen: AccountView = {
         let answer = as_attacker(&mut h, "RiskViews::account", victim.encode());
@@ -203,15 +204,22 @@ fn a_second_router_over_the_same_facets_cannot_reach_the_real_engine() {
         seen.collateral, 0,
         "the second router sees its own (empty) books"
     );
-    // The real engine: the attacker is no venue, the victim's collateral and the engine's
-    // token balance are untouched.
+    // The real engine: the attacker is not its guardian, the victim's collateral and the
+    // engine's token balance are untouched.
     let engine = h.engine.clone();
-    assert!(!h.query::<bool>("is_venue", (attacker.clone(),)));
+    let roles: (
+        AccountId32,
+        Option<AccountId32>,
+        AccountId32,
+        AccountId32,
+        bool,
+    ) = h.query("roles", ());
+    assert_ne!(roles.2, attacker);
     let view: AccountView = h.query("account", (victim.clone(),));
     assert_eq!(view.collateral, i128::try_from(1_000 * USD).unwrap());
     assert_eq!(h.balance(&engine), 1_000 * USD);
     assert_eq!(
-        h.engine::<()>(&attacker, "set_venue", (attacker.clone(), true)),
+        h.engine::<()>(&attacker, "set_guardian", (attacker.clone(),)),
         Err(EngineError::Unauthorized)
     );
 }
@@ -259,7 +267,7 @@ fn nobody_can_remove_a_facet_code_while_the_engine_runs_on_it() {
         "the control code could not be removed: {removed:?}"
     );
     // And the engine still answers through every facet it was deployed with.
-    assert!(!h.query::<bool>("is_venue", (uploader.clone(),)));
+    assert!(!h.query::<bool>("is_venue", (1u32, uploader.clone())));
     assert_eq!(h.query::<i128>("insurance_fund", ()), 0);
 }
 

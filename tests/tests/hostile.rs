@@ -15,9 +15,6 @@ use drink::AccountId32;
 const MARKET: u32 = 1;
 const T0: u64 = 1_667_865_600_000; // 2022-11-08 00:00 UTC
 
-fn owner() -> AccountId32 {
-    account(1)
-}
 fn venue() -> AccountId32 {
     account(20)
 }
@@ -53,13 +50,13 @@ fn world() -> Harness {
     });
     h.list_market_with_feeders(MARKET, config, OracleConfig::default(), &feeders());
     h.report(MARKET, &feeders(), px(20_000));
-    h.engine::<()>(&owner(), "set_venue", (venue(), true))
-        .expect("venue");
+    h.authorize_venue(MARKET, &venue());
     for who in [alice(), bob()] {
         h.give_tokens(&who, 100_000 * USD);
         h.approve_engine(&who, 100_000 * USD);
         h.engine::<()>(&who, "deposit", (100_000 * USD,))
             .expect("deposit");
+        h.approve_venue(&who, MARKET, &venue());
     }
     h
 }

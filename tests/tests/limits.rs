@@ -72,8 +72,7 @@ impl World {
             10 * BTC,
         );
         let venue = h.deploy("ballast_venue", "new", args, vec![10]);
-        h.engine::<()>(&owner, "set_venue", (venue.clone(), true))
-            .unwrap();
+        h.authorize_venue(MARKET, &venue);
         h.fund_native(&venue);
         let amount = 5_000_000 * USD;
         let token = h.token.clone();
@@ -120,7 +119,25 @@ impl World {
         self.h
             .engine::<()>(&who, "deposit", (collateral,))
             .expect("deposit");
+        let venue = self.venue.clone();
+        self.h.approve_venue(&who, MARKET, &venue);
         who
+    }
+
+    /// The venue and two feeders report the same depth: three distinct reporters, as many as
+    /// the market needs before any depth counts.
+    fn report_depth(&mut self, bid: u128, ask: u128) {
+        let (owner, venue) = (self.h.owner.clone(), self.venue.clone());
+        let r: Result<(), VenueError> = self
+            .h
+            .call(&owner, &venue, "report_depth", (bid, ask))
+            .unwrap();
+        r.expect("venue's depth accepted");
+        for feeder in self.feeders.clone().iter().take(2) {
+            self.h
+                .engine::<()>(feeder, "report_depth", (MARKET, bid, ask))
+                .expect("feeder's depth accepted");
+        }
     }
 
     /// Hourly prices alternating +-`swing_bps`, `hours` of them: realized volatility far above
@@ -257,10 +274,19 @@ fn a_thin_market_refuses_size_that_a_deep_one_accepts() {
     let owner = w.h.owner.clone();
     let trader = w.trader(3, 300_000 * USD);
     let size = 50 * BTC; // 1M USD of notional
+                         // A second venue that fills directly, against a maker that approved it (authorized while
+                         // nothing is open, so at once).
+    let direct = account(71);
+    let direct_maker = w.trader(72, 5_000_000 * USD);
+    w.h.fund_native(&direct);
+    w.h.authorize_venue(MARKET, &direct);
+    for who in [&trader, &direct_maker] {
+        w.h.approve_venue(who, MARKET, &direct);
+    }
 
     // Deep book: 50M each side within 1%.
+    let (venue, feeders) = (w.venue.clone(), w.feeders.clone());
     let deep = w.h.isolated(|h| {
-        let venue = w.venue.clone();
         let r: Result<(), VenueError> = h
             .call(
                 &owner,
@@ -270,16 +296,29 @@ fn a_thin_market_refuses_size_that_a_deep_one_accepts() {
             )
             .unwrap();
         r.expect("depth accepted");
-        assert_eq!(h.engine_events::<DepthReported>().len(), 1);
+        for feeder in feeders.iter().take(2) {
+            h.engine::<()>(
+                feeder,
+                "report_depth",
+                (MARKET, 50_000_000 * USD, 50_000_000 * USD),
+            )
+            .expect("feeder's depth accepted");
+        }
         let traded: Result<(), VenueError> = h.call(&trader, &venue, "trade", (size,)).unwrap();
         traded
     });
     assert_eq!(deep, Ok(()));
 
-    // Thin book: 200k each side. Effective depth 100k after the haircut; open interest may grow
-    // by half of it per hour (2.5 BTC at 20,000), so the venue offers at most that.
-    w.venue_call::<()>(&owner, "report_depth", (200_000 * USD, 200_000 * USD))
+    // One reporter alone, however thin it says the book is, sets no depth.
+    w.venue_call::<()>(&owner, "report_depth", (1u128, 1u128))
         .expect("depth accepted");
+    assert_eq!(w.h.engine_events::<DepthReported>().len(), 1);
+    assert_eq!(w.risk().depth, None);
+
+    // Thin book: 200k each side from three reporters. Effective depth 100k after the haircut;
+    // open interest may grow by half of it per hour (2.5 BTC at 20,000), so the venue offers at
+    // most that.
+    w.report_depth(200_000 * USD, 200_000 * USD);
     let risk = w.risk();
     assert_eq!(
         risk.depth,
@@ -292,11 +331,6 @@ fn a_thin_market_refuses_size_that_a_deep_one_accepts() {
     w.venue_call::<()>(&trader, "trade", (2 * BTC,))
         .expect("within the growth room");
     // The same growth sent straight to the engine is refused by it.
-    let venue = w.venue.clone();
-    let direct = account(71);
-    w.h.fund_native(&direct);
-    w.h.engine::<()>(&owner, "set_venue", (direct.clone(), true))
-        .unwrap();
     assert_eq!(
         w.h.engine::<()>(
             &direct,
@@ -304,7 +338,7 @@ fn a_thin_market_refuses_size_that_a_deep_one_accepts() {
             (
                 MARKET,
                 trader.clone(),
-                venue.clone(),
+                direct_maker.clone(),
                 BTC,
                 Fixed::from_int(w.price),
                 0u128,
@@ -345,7 +379,7 @@ fn a_thin_market_refuses_size_that_a_deep_one_accepts() {
             (
                 MARKET,
                 trader.clone(),
-                venue.clone(),
+                direct_maker.clone(),
                 BTC / 10,
                 Fixed::from_int(20_000),
                 0u128,

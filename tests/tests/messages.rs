@@ -33,6 +33,7 @@ const UNKNOWN: u32 = 99;
 const T0: u64 = 1_667_865_600_000; // 2022-11-08 00:00 UTC
 const SECOND: u64 = 1_000;
 const MINUTE: u64 = 60_000;
+const HOUR: u64 = 3_600_000;
 
 // ----- cast -----
 
@@ -143,8 +144,7 @@ fn setup() -> Harness {
     }
     h.engine::<()>(&owner(), "set_guardian", (guardian(),))
         .expect("guardian");
-    h.engine::<()>(&owner(), "set_venue", (venue(), true))
-        .expect("venue");
+    h.authorize_venue(MARKET, &venue());
     h
 }
 
@@ -154,7 +154,14 @@ fn report_all(h: &mut Harness, price: Fixed) -> Vec<BreakerChanged> {
     h.report(MARKET, &feeders(), price).transitions
 }
 
+/// `who` deposits `amount` and approves the venue in MARKET (a trader signing up).
 fn deposit(h: &mut Harness, who: &AccountId32, amount: u128) {
+    deposit_only(h, who, amount);
+    h.approve_venue(who, MARKET, &venue());
+}
+
+/// `who` deposits `amount`, approving no venue.
+fn deposit_only(h: &mut Harness, who: &AccountId32, amount: u128) {
     h.give_tokens(who, amount);
     h.approve_engine(who, amount);
     h.engine::<()>(who, "deposit", (amount,)).expect("deposit");
@@ -250,6 +257,8 @@ struct Snapshot {
     accounts: Vec<AccountView>,
     health: Vec<Result<HealthReport, EngineError>>,
     venues: Vec<bool>,
+    approvals: Vec<interface::Approval>,
+    announced: Option<ballast_risk::governance::AnnouncedChange>,
     market_risk: Result<MarketRisk, EngineError>,
     market2_risk: Result<MarketRisk, EngineError>,
     settlement_pool: Result<i128, EngineError>,
@@ -267,8 +276,14 @@ fn snapshot(h: &mut Harness, who: &[AccountId32]) -> Snapshot {
         health: who.iter().map(|a| h.read("health", (a.clone(),))).collect(),
         venues: who
             .iter()
-            .map(|a| h.query("is_venue", (a.clone(),)))
+            .map(|a| h.query("is_venue", (MARKET, a.clone())))
             .collect(),
+        approvals: who
+            .iter()
+            .flat_map(|a| [venue(), venue2()].map(|v| (a.clone(), v)))
+            .map(|(a, v)| h.query("venue_approval", (a, MARKET, v)))
+            .collect(),
+        announced: h.query("announced_change", (MARKET,)),
         market_risk: h.read("market_risk", (MARKET,)),
         market2_risk: h.read("market_risk", (MARKET2,)),
         settlement_pool: h.read("settlement_pool", (MARKET,)),
@@ -334,8 +349,8 @@ fn queries_on_a_fresh_deployment() {
     let token = h.token.clone();
     // Deployer is owner and guardian, no pending owner, not halted.
     assert_eq!(roles(&mut h), (owner(), None, owner(), token, false));
-    assert!(!h.query::<bool>("is_venue", (venue(),)));
-    assert!(!h.query::<bool>("is_venue", (owner(),)));
+    assert!(!h.query::<bool>("is_venue", (MARKET, venue())));
+    assert!(!h.query::<bool>("is_venue", (MARKET, owner())));
     assert_eq!(h.query::<i128>("insurance_fund", ()), 0);
     assert_eq!(h.query::<i128>("net_deposits", ()), 0);
     assert_eq!(h.read::<i128>("settlement_pool", (MARKET,)), Ok(0));
@@ -404,14 +419,12 @@ fn owner_only_messages_refuse_every_other_role() {
         .unwrap();
     h.engine::<()>(&guardian(), "halt_all", ()).unwrap();
     let cfg = default_config();
-    let params = valid_params();
     let involved = vec![owner(), guardian(), venue(), venue2(), stranger()];
     for who in non_owners() {
         for (label, args) in [
             ("transfer_ownership", (who.clone(),).encode()),
             ("set_guardian", (who.clone(),).encode()),
-            ("set_venue", (venue2(), true).encode()),
-            ("set_venue", (venue(), false).encode()),
+            ("authorize_venue", (MARKET, venue2()).encode()),
             ("set_feeder", (MARKET, who.clone(), Some(5u8)).encode()),
             (
                 "set_feeder",
@@ -421,7 +434,10 @@ fn owner_only_messages_refuse_every_other_role() {
                 "list_market",
                 (MARKET2, cfg.clone(), OracleConfig::default()).encode(),
             ),
-            ("set_margin_params", (MARKET, params.clone()).encode()),
+            (
+                "announce_market_change",
+                (MARKET, cfg.clone(), OracleConfig::default()).encode(),
+            ),
             ("resume_market", (MARKET,).encode()),
             ("resume_all", ().encode()),
         ] {
@@ -520,7 +536,7 @@ fn ownership_transfer_is_two_step_and_only_the_pending_owner_accepts() {
         );
     }
     // The owner keeps its rights until the transfer completes.
-    h.engine::<()>(&owner(), "set_venue", (venue2(), true))
+    h.engine::<()>(&owner(), "authorize_venue", (MARKET, venue2()))
         .unwrap();
 
     h.engine::<()>(&heir(), "accept_ownership", ()).unwrap();
@@ -543,8 +559,8 @@ fn ownership_transfer_is_two_step_and_only_the_pending_owner_accepts() {
     refused(
         &mut h,
         &owner(),
-        "set_venue",
-        (venue2(), false),
+        "revoke_venue",
+        (MARKET, venue2()),
         Unauthorized,
         &[venue2()],
     );
@@ -556,9 +572,9 @@ fn ownership_transfer_is_two_step_and_only_the_pending_owner_accepts() {
         Unauthorized,
         &involved,
     );
-    h.engine::<()>(&heir(), "set_venue", (venue2(), false))
+    h.engine::<()>(&heir(), "revoke_venue", (MARKET, venue2()))
         .unwrap();
-    assert!(!h.query::<bool>("is_venue", (venue2(),)));
+    assert!(!h.query::<bool>("is_venue", (MARKET, venue2())));
 }
 
 /// The owner replaces the guardian (`GuardianChanged`); the replaced guardian can no longer
@@ -597,17 +613,19 @@ fn set_guardian_replaces_the_guardian() {
     assert!(roles(&mut h).4);
 }
 
-/// The owner authorizes and removes venues (`VenueChanged`, `is_venue`). Only venues report
-/// fills and funding: the owner, the guardian, feeders and traders are refused, and a venue
-/// de-authorized mid-run is refused from then on (and accepted again once re-authorized).
+/// The owner authorizes venues per market (`VenueChanged`, `is_venue`): at once while nobody
+/// holds a position there, else only after the market's announcement delay (24 h), so traders
+/// see a new venue coming; the owner or the guardian revokes one at once. Only a market's
+/// venues report fills and funding there: the owner, the guardian, feeders, traders and a venue
+/// not yet active are refused, and a revoked venue is refused from then on.
 #[test]
-fn set_venue_and_venue_only_messages() {
+fn venues_are_authorized_per_market_with_a_delay_and_revoked_at_once() {
     let mut h = setup();
     deposit(&mut h, &alice(), usd(10_000));
     deposit(&mut h, &bob(), usd(10_000));
     let involved = vec![alice(), bob(), treasury(), venue(), venue2()];
-    assert!(h.query::<bool>("is_venue", (venue(),)));
-    assert!(!h.query::<bool>("is_venue", (venue2(),)));
+    assert!(h.query::<bool>("is_venue", (MARKET, venue())));
+    assert!(!h.query::<bool>("is_venue", (MARKET, venue2())));
 
     // Non-venues cannot report fills or funding.
     let args = fill_args(MARKET, &alice(), &bob(), BTC / 10, px(20_000), 0, 0);
@@ -622,24 +640,93 @@ fn set_venue_and_venue_only_messages() {
             &involved,
         );
     }
-
-    // Authorize a second venue.
-    h.engine::<()>(&owner(), "set_venue", (venue2(), true))
+    // A position is open now: a second venue, and a new feeder, wait for the delay.
+    h.engine::<()>(&venue(), "fill", args.clone()).unwrap();
+    let now = h.now_ms;
+    h.engine::<()>(&owner(), "authorize_venue", (MARKET, venue2()))
         .unwrap();
     let ev: Vec<VenueChanged> = h.engine_events();
     assert_eq!(ev.len(), 1);
-    assert_eq!((ev[0].venue, ev[0].authorized), (id(&venue2()), true));
-    assert!(h.query::<bool>("is_venue", (venue2(),)));
+    assert_eq!(
+        (ev[0].market, ev[0].venue, ev[0].active_from_ms),
+        (MARKET, id(&venue2()), Some(now + 24 * HOUR))
+    );
+    let late_feeder = new_feeder();
+    h.engine::<()>(
+        &owner(),
+        "set_feeder",
+        (MARKET, late_feeder.clone(), Some(5u8)),
+    )
+    .unwrap();
+    let ev: Vec<FeederChanged> = h.engine_events();
+    assert_eq!(ev[0].active_from_ms, Some(now + 24 * HOUR));
+    refused(
+        &mut h,
+        &late_feeder,
+        "submit_report",
+        (MARKET, px(20_000), Fixed::ONE, now),
+        EngineError::UnknownFeeder,
+        &involved,
+    );
+    refused(
+        &mut h,
+        &late_feeder,
+        "report_depth",
+        (MARKET, usd(1), usd(1)),
+        Unauthorized,
+        &involved,
+    );
+    // The traders approve it in advance.
+    for who in [alice(), bob()] {
+        h.approve_venue(&who, MARKET, &venue2());
+    }
+    refused(
+        &mut h,
+        &owner(),
+        "authorize_venue",
+        (MARKET, venue2()),
+        EngineError::VenueExists,
+        &involved,
+    );
+    assert!(!h.query::<bool>("is_venue", (MARKET, venue2())));
+    refused(
+        &mut h,
+        &venue2(),
+        "fill",
+        args.clone(),
+        Unauthorized,
+        &involved,
+    );
+    h.set_time(now + 24 * HOUR - 1);
+    report_all(&mut h, px(20_000));
+    refused(
+        &mut h,
+        &venue2(),
+        "fill",
+        args.clone(),
+        Unauthorized,
+        &involved,
+    );
+    h.set_time(now + 24 * HOUR);
+    report_all(&mut h, px(20_000));
+    assert!(h.query::<bool>("is_venue", (MARKET, venue2())));
     h.engine::<()>(&venue2(), "fill", args.clone()).unwrap();
-    assert_eq!(size_of(&mut h, &alice()), BTC / 10);
+    assert_eq!(size_of(&mut h, &alice()), 2 * BTC / 10);
+    let now = h.now_ms;
+    h.engine::<()>(
+        &late_feeder,
+        "submit_report",
+        (MARKET, px(20_000), Fixed::ONE, now),
+    )
+    .expect("the feeder reports once its delay has passed");
 
-    // De-authorize it mid-run: its next fill and funding update are refused.
-    h.engine::<()>(&owner(), "set_venue", (venue2(), false))
+    // The guardian revokes it mid-run: its next fill and funding update are refused.
+    h.engine::<()>(&guardian(), "revoke_venue", (MARKET, venue2()))
         .unwrap();
     let ev: Vec<VenueChanged> = h.engine_events();
     assert_eq!(ev.len(), 1);
-    assert_eq!((ev[0].venue, ev[0].authorized), (id(&venue2()), false));
-    assert!(!h.query::<bool>("is_venue", (venue2(),)));
+    assert_eq!((ev[0].venue, ev[0].active_from_ms), (id(&venue2()), None));
+    assert!(!h.query::<bool>("is_venue", (MARKET, venue2())));
     refused(
         &mut h,
         &venue2(),
@@ -656,14 +743,156 @@ fn set_venue_and_venue_only_messages() {
         Unauthorized,
         &involved,
     );
-    // The other venue is unaffected.
+    // The other venue is unaffected; revoking a venue that is not one is refused.
     h.engine::<()>(&venue(), "fill", args.clone()).unwrap();
-    assert_eq!(size_of(&mut h, &alice()), 2 * BTC / 10);
-    // Removing an unknown venue is accepted (idempotent) and still reports the change.
-    h.engine::<()>(&owner(), "set_venue", (stranger(), false))
+    assert_eq!(size_of(&mut h, &alice()), 3 * BTC / 10);
+    // Appointed again, the venue waits the delay again and starts with no approvals: the
+    // traders' old ones were for its first appointment.
+    h.engine::<()>(&owner(), "authorize_venue", (MARKET, venue2()))
         .unwrap();
-    assert_eq!(h.engine_events::<VenueChanged>().len(), 1);
-    assert!(!h.query::<bool>("is_venue", (stranger(),)));
+    h.set_time(h.now_ms + 24 * HOUR);
+    report_all(&mut h, px(20_000));
+    assert_eq!(
+        h.query::<interface::Approval>("venue_approval", (alice(), MARKET, venue2())),
+        interface::Approval::Revoked
+    );
+    refused(
+        &mut h,
+        &venue2(),
+        "fill",
+        args.clone(),
+        EngineError::VenueNotApproved,
+        &involved,
+    );
+    for who in [alice(), stranger(), venue()] {
+        refused(
+            &mut h,
+            &who,
+            "revoke_venue",
+            (MARKET, venue()),
+            Unauthorized,
+            &involved,
+        );
+    }
+    refused(
+        &mut h,
+        &owner(),
+        "revoke_venue",
+        (MARKET, stranger()),
+        Unauthorized,
+        &involved,
+    );
+}
+
+/// Custody: a venue fills an account only where the account approved it, per market, as taker
+/// and as maker (`VenueNotApproved`, nothing changed); revoking stops the venue at once, also
+/// during a halt; an account approves only for itself (its sub-accounts through their index);
+/// `VenueApproved` reports each change.
+#[test]
+fn a_venue_fills_only_accounts_that_approved_it() {
+    let mut h = setup();
+    deposit_only(&mut h, &alice(), usd(10_000));
+    deposit_only(&mut h, &bob(), usd(10_000));
+    let involved = vec![alice(), bob(), treasury(), venue()];
+    let args = fill_args(MARKET, &alice(), &bob(), BTC / 10, px(20_000), 0, 0);
+    refused(
+        &mut h,
+        &venue(),
+        "fill",
+        args.clone(),
+        EngineError::VenueNotApproved,
+        &involved,
+    );
+    let granted = interface::Approval::Granted;
+    let revoked = interface::Approval::Revoked;
+    h.engine::<()>(&alice(), "approve_venue", (0u8, MARKET, venue(), granted))
+        .unwrap();
+    let ev: Vec<VenueApproved> = h.engine_events();
+    assert_eq!(
+        (ev[0].account, ev[0].market, ev[0].venue, ev[0].approval),
+        (id(&alice()), MARKET, id(&venue()), granted)
+    );
+    // The maker has not approved: still refused, as taker and as maker.
+    refused(
+        &mut h,
+        &venue(),
+        "fill",
+        args.clone(),
+        EngineError::VenueNotApproved,
+        &involved,
+    );
+    let reversed = fill_args(MARKET, &bob(), &alice(), BTC / 10, px(20_000), 0, 0);
+    refused(
+        &mut h,
+        &venue(),
+        "fill",
+        reversed,
+        EngineError::VenueNotApproved,
+        &involved,
+    );
+    // An approval of another venue does not count; no account can approve an address that is
+    // not a venue of the market.
+    refused(
+        &mut h,
+        &bob(),
+        "approve_venue",
+        (0u8, MARKET, venue2(), granted),
+        Unauthorized,
+        &involved,
+    );
+    h.authorize_venue(MARKET, &venue2());
+    h.engine::<()>(&bob(), "approve_venue", (0u8, MARKET, venue2(), granted))
+        .unwrap();
+    refused(
+        &mut h,
+        &venue(),
+        "fill",
+        args.clone(),
+        EngineError::VenueNotApproved,
+        &involved,
+    );
+    refused(
+        &mut h,
+        &bob(),
+        "approve_venue",
+        (0u8, UNKNOWN, venue(), granted),
+        EngineError::UnknownMarket,
+        &involved,
+    );
+    refused(
+        &mut h,
+        &bob(),
+        "approve_venue",
+        (3u8, MARKET, venue(), granted),
+        EngineError::UnknownSubAccount,
+        &involved,
+    );
+    h.engine::<()>(&bob(), "approve_venue", (0u8, MARKET, venue(), granted))
+        .unwrap();
+    h.engine::<()>(&venue(), "fill", args.clone()).unwrap();
+    assert_eq!(size_of(&mut h, &alice()), BTC / 10);
+    // Revoked during a global halt: it holds, and the venue is refused after the halt.
+    h.engine::<()>(&guardian(), "halt_all", ()).unwrap();
+    h.engine::<()>(&alice(), "approve_venue", (0u8, MARKET, venue(), revoked))
+        .unwrap();
+    h.engine::<()>(&owner(), "resume_all", ()).unwrap();
+    assert_eq!(
+        h.query::<interface::Approval>("venue_approval", (alice(), MARKET, venue())),
+        revoked
+    );
+    refused(
+        &mut h,
+        &venue(),
+        "fill",
+        args,
+        EngineError::VenueNotApproved,
+        &involved,
+    );
+    // The venue's own account needs no approval: it is the caller.
+    deposit_only(&mut h, &venue(), usd(10_000));
+    let own = fill_args(MARKET, &venue(), &bob(), BTC / 10, px(20_000), 0, 0);
+    h.engine::<()>(&venue(), "fill", own).unwrap();
+    assert_eq!(size_of(&mut h, &venue()), BTC / 10);
 }
 
 // ============================================================================ feeders, markets
@@ -888,6 +1117,10 @@ fn list_market_validates_and_lists() {
     // No price yet: nothing can trade in it.
     deposit(&mut h, &alice(), usd(10_000));
     deposit(&mut h, &bob(), usd(10_000));
+    h.authorize_venue(MARKET2, &venue());
+    for who in [alice(), bob()] {
+        h.approve_venue(&who, MARKET2, &venue());
+    }
     refused(
         &mut h,
         &venue(),
@@ -907,12 +1140,23 @@ fn list_market_validates_and_lists() {
     );
 }
 
-/// Margin params: `MarketParamsChanged` with the ramp end (now + 24 h), and the new minimum
-/// initial fraction (5x) caps new positions at once. Unknown market and invalid params (margin
-/// rules and whole-config rules that the new params break) are refused; the guardian may not
-/// change params (see also `owner_only_messages_refuse_every_other_role`).
+/// A market config with `margin` for its margin params.
+fn with_margin(margin: MarginParams) -> MarketConfig {
+    MarketConfig {
+        margin,
+        ..default_config()
+    }
+}
+
+/// Market changes are announced (`MarketChangeAnnounced`, carrying the new config), wait the
+/// market's delay (24 h), and then anyone applies them (`MarketChangeApplied` with the ramp
+/// end); the new minimum initial fraction (5x) caps new positions from then on, and not a
+/// moment earlier. Refused, changing nothing: the guardian or a trader announcing, an unknown
+/// market, invalid configs (margin rules, whole-config rules, a decimals change, a governance
+/// ramp under an hour), a second announcement while one waits, an early application, an
+/// announcement while the last change still blends in. The owner or the guardian cancels.
 #[test]
-fn set_margin_params_validates_and_ramps() {
+fn market_changes_are_announced_delayed_and_blended() {
     let mut h = setup();
     deposit(&mut h, &alice(), usd(10_000));
     let involved = vec![alice()];
@@ -923,84 +1167,165 @@ fn set_margin_params_validates_and_ramps() {
         )
         .unwrap()
     };
+    let oracle = OracleConfig::default();
     let before = max_buy(&mut h);
-    refused(
-        &mut h,
-        &guardian(),
-        "set_margin_params",
-        (MARKET, valid_params()),
-        Unauthorized,
-        &involved,
-    );
+    for who in [guardian(), alice()] {
+        refused(
+            &mut h,
+            &who,
+            "announce_market_change",
+            (MARKET, with_margin(valid_params()), oracle.clone()),
+            Unauthorized,
+            &involved,
+        );
+    }
     refused(
         &mut h,
         &owner(),
-        "set_margin_params",
-        (UNKNOWN, valid_params()),
+        "announce_market_change",
+        (UNKNOWN, with_margin(valid_params()), oracle.clone()),
         EngineError::UnknownMarket,
         &involved,
     );
+    let invalid = |rule| EngineError::Risk(RiskError::InvalidConfig(rule));
+    let mut bad = Vec::new();
     let mut p = valid_params();
     p.tiers[3].notional_floor = p.tiers[2].notional_floor;
-    refused(
-        &mut h,
-        &owner(),
-        "set_margin_params",
-        (MARKET, p),
-        EngineError::Risk(RiskError::InvalidConfig(ConfigRule::TierFloors)),
-        &involved,
-    );
+    bad.push((with_margin(p), ConfigRule::TierFloors));
     let mut p = valid_params();
     p.tiers.clear();
-    refused(
-        &mut h,
-        &owner(),
-        "set_margin_params",
-        (MARKET, p),
-        EngineError::Risk(RiskError::InvalidConfig(ConfigRule::TierCount)),
-        &involved,
-    );
+    bad.push((with_margin(p), ConfigRule::TierCount));
     let mut p = valid_params();
     p.min_initial_fraction = Fixed::ZERO;
-    refused(
-        &mut h,
-        &owner(),
-        "set_margin_params",
-        (MARKET, p),
-        EngineError::Risk(RiskError::InvalidConfig(ConfigRule::LeverageBounds)),
-        &involved,
-    );
+    bad.push((with_margin(p), ConfigRule::LeverageBounds));
     // Valid on their own, but the market's 2% fill band must stay below the minimum initial
     // fraction, and its 1% penalty below the first maintenance fraction.
     let mut p = valid_params();
     p.min_initial_fraction = ratio(1, 100);
-    refused(
-        &mut h,
-        &owner(),
-        "set_margin_params",
-        (MARKET, p),
-        EngineError::Risk(RiskError::InvalidConfig(ConfigRule::PriceBand)),
-        &involved,
-    );
+    bad.push((with_margin(p), ConfigRule::PriceBand));
     let mut p = valid_params();
     p.tiers[0].maintenance_fraction = ratio(5, 1000);
+    bad.push((with_margin(p), ConfigRule::Liquidation));
+    let mut c = with_margin(valid_params());
+    c.decimals.quote += 1;
+    bad.push((c, ConfigRule::Decimals));
+    let mut c = with_margin(valid_params());
+    c.ramps.params_ramp_ms = HOUR - 1;
+    bad.push((c, ConfigRule::Ramps));
+    for (config, rule) in bad {
+        refused(
+            &mut h,
+            &owner(),
+            "announce_market_change",
+            (MARKET, config, oracle.clone()),
+            invalid(rule),
+            &involved,
+        );
+    }
+    let mut bad_oracle = oracle.clone();
+    bad_oracle.min_reports = 0;
     refused(
         &mut h,
         &owner(),
-        "set_margin_params",
-        (MARKET, p),
-        EngineError::Risk(RiskError::InvalidConfig(ConfigRule::Liquidation)),
+        "announce_market_change",
+        (MARKET, with_margin(valid_params()), bad_oracle),
+        EngineError::Oracle(OracleError::InvalidConfig(ConfigError::MinReports)),
         &involved,
     );
-    assert_eq!(max_buy(&mut h), before);
+    refused(
+        &mut h,
+        &stranger(),
+        "apply_market_change",
+        (MARKET,),
+        EngineError::Risk(RiskError::NoChangeAnnounced),
+        &involved,
+    );
 
-    h.set_time(T0 + 10 * SECOND);
-    h.engine::<()>(&owner(), "set_margin_params", (MARKET, valid_params()))
-        .unwrap();
-    let ev: Vec<MarketParamsChanged> = h.engine_events();
+    // Announced: nothing changes yet.
+    let announced_at = T0 + 10 * SECOND;
+    h.set_time(announced_at);
+    report_all(&mut h, px(20_000));
+    h.engine::<()>(
+        &owner(),
+        "announce_market_change",
+        (MARKET, with_margin(valid_params()), oracle.clone()),
+    )
+    .unwrap();
+    let ev: Vec<MarketChangeAnnounced> = h.engine_events();
     assert_eq!(ev.len(), 1);
-    assert_eq!(ev[0].market, MARKET);
-    assert_eq!(ev[0].ramp_complete_ms, T0 + 10 * SECOND + 24 * 3_600_000);
+    assert_eq!(
+        (ev[0].market, &ev[0].config, ev[0].effective_ms),
+        (
+            MARKET,
+            &with_margin(valid_params()),
+            announced_at + 24 * HOUR
+        )
+    );
+    assert_eq!(max_buy(&mut h), before, "announced, not applied");
+    refused(
+        &mut h,
+        &owner(),
+        "announce_market_change",
+        (MARKET, default_config(), oracle.clone()),
+        EngineError::Risk(RiskError::ChangePending),
+        &involved,
+    );
+    h.set_time(announced_at + 24 * HOUR - 1);
+    report_all(&mut h, px(20_000));
+    let waiting = max_buy(&mut h);
+    let without = h.isolated(|h| {
+        h.engine::<()>(&owner(), "cancel_market_change", (MARKET,))
+            .unwrap();
+        max_buy(h)
+    });
+    assert_eq!(waiting, without);
+    refused(
+        &mut h,
+        &stranger(),
+        "apply_market_change",
+        (MARKET,),
+        EngineError::Risk(RiskError::ChangeNotDue),
+        &involved,
+    );
+    // Cancelled by the guardian (a stranger may not), then announced again.
+    refused(
+        &mut h,
+        &stranger(),
+        "cancel_market_change",
+        (MARKET,),
+        Unauthorized,
+        &involved,
+    );
+    h.engine::<()>(&guardian(), "cancel_market_change", (MARKET,))
+        .unwrap();
+    assert_eq!(h.engine_events::<MarketChangeCancelled>().len(), 1);
+    let announced_at = h.now_ms;
+    h.engine::<()>(
+        &owner(),
+        "announce_market_change",
+        (MARKET, with_margin(valid_params()), oracle.clone()),
+    )
+    .unwrap();
+    let due = announced_at + 24 * HOUR;
+    h.set_time(due);
+    report_all(&mut h, px(20_000));
+    // Until it applies the announcement changes nothing: the same as without it.
+    let due_now = max_buy(&mut h);
+    let without = h.isolated(|h| {
+        h.engine::<()>(&owner(), "cancel_market_change", (MARKET,))
+            .unwrap();
+        max_buy(h)
+    });
+    assert_eq!(due_now, without);
+    let before = due_now;
+    h.engine::<()>(&stranger(), "apply_market_change", (MARKET,))
+        .unwrap();
+    let ev: Vec<MarketChangeApplied> = h.engine_events();
+    assert_eq!(ev.len(), 1);
+    assert_eq!(
+        (ev[0].market, ev[0].ramp_complete_ms),
+        (MARKET, due + 24 * HOUR)
+    );
     assert_eq!(h.engine_event_count(), 1);
     let r = risk(&mut h);
     let five_x = Fixed::ONE.checked_div(ratio(20, 100)).unwrap();
@@ -1011,6 +1336,15 @@ fn set_margin_params_validates_and_ramps() {
     assert!(
         after < before * 52 / 100 && after > before * 46 / 100,
         "max position {before} -> {after}"
+    );
+    // The next change waits until this one has blended in.
+    refused(
+        &mut h,
+        &owner(),
+        "announce_market_change",
+        (MARKET, default_config(), oracle),
+        EngineError::Risk(RiskError::GovernanceRampInProgress),
+        &involved,
     );
 }
 
@@ -1706,12 +2040,12 @@ fn fill_bad_inputs() {
     let involved = vec![a.clone(), b.clone(), c.clone(), treasury()];
     let v = venue();
     let p = px(20_000);
+    // The stranger approved the venue but deposited nothing.
+    h.approve_venue(&stranger(), MARKET, &v);
     let cases: Vec<(FillArgs, EngineError)> = vec![
         (fill_args(MARKET, &a, &a, BTC, p, 0, 0), SameAccount),
-        (
-            fill_args(UNKNOWN, &a, &b, BTC, p, 0, 0),
-            EngineError::UnknownMarket,
-        ),
+        // No market, so nobody is a venue of it.
+        (fill_args(UNKNOWN, &a, &b, BTC, p, 0, 0), Unauthorized),
         (
             fill_args(MARKET, &a, &b, 0, p, 0, 0),
             EngineError::Risk(RiskError::InvalidAmount),
@@ -1992,7 +2326,7 @@ fn update_funding_is_bounded_and_settles() {
         &venue(),
         "update_funding",
         (UNKNOWN, px(1)),
-        EngineError::UnknownMarket,
+        Unauthorized,
         &involved,
     );
     refused(

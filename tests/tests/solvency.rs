@@ -54,16 +54,16 @@ fn world() -> Harness {
     };
     h.list_market_with_feeders(MARKET, config, calm, &feeders());
     h.report(MARKET, &feeders(), px(20_000));
-    let owner = h.owner.clone();
-    h.engine::<()>(&owner, "set_venue", (venue(), true))
-        .expect("venue");
+    h.authorize_venue(MARKET, &venue());
     h
 }
 
+/// `who` deposits `amount` and approves the venue in the market (a trader signing up).
 fn deposit(h: &mut Harness, who: &AccountId32, amount: u128) {
     h.give_tokens(who, amount);
     h.approve_engine(who, amount);
     h.engine::<()>(who, "deposit", (amount,)).expect("deposit");
+    h.approve_venue(who, MARKET, &venue());
 }
 
 fn fund_insurance(h: &mut Harness, amount: u128) {

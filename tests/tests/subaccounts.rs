@@ -68,17 +68,31 @@ fn world() -> Harness {
         h.list_market_with_feeders(market, config, calm.clone(), &feeders);
         h.report(market, &feeders, Fixed::from_int(price));
     }
-    let owner = h.owner.clone();
-    h.engine::<()>(&owner, "set_venue", (venue(), true))
-        .expect("venue");
+    for market in [BTC_MARKET, ETH_MARKET] {
+        h.authorize_venue(market, &venue());
+    }
     for (who, amount) in [(maker(), 5_000_000 * USD), (keeper(), 1_000_000 * USD)] {
         h.give_tokens(&who, amount);
         h.approve_engine(&who, amount);
         h.engine::<()>(&who, "deposit", (amount,)).expect("deposit");
+        for market in [BTC_MARKET, ETH_MARKET] {
+            h.approve_venue(&who, market, &venue());
+        }
     }
     h.give_tokens(&owner_of_subs(), 20_000 * USD);
     h.approve_engine(&owner_of_subs(), 20_000 * USD);
     h
+}
+
+/// `owner` approves the venue for its accounts `indices` in both markets.
+fn approve_venue_for(h: &mut Harness, owner: &AccountId32, indices: &[u8]) {
+    let granted = ballast_interface::Approval::Granted;
+    for &index in indices {
+        for market in [BTC_MARKET, ETH_MARKET] {
+            h.engine::<()>(owner, "approve_venue", (index, market, venue(), granted))
+                .expect("approve venue");
+        }
+    }
 }
 
 fn fill(
@@ -135,6 +149,7 @@ fn an_isolated_sub_account_is_liquidated_alone_and_its_loss_stays_in_it() {
     assert_ne!(sub, trader);
     assert_eq!(view(&mut h, &sub).margin, MarginMode::Isolated);
     assert_eq!(view(&mut h, &trader).margin, MarginMode::Cross);
+    approve_venue_for(&mut h, &trader, &[0, 1]);
     h.engine::<()>(&trader, "deposit_to", (1u8, 1_000 * USD))
         .expect("funds the sub-account");
     h.engine::<()>(&trader, "deposit", (10_000 * USD,))
@@ -197,6 +212,7 @@ fn collateral_moves_between_an_owners_accounts_only_on_withdrawal_terms() {
     let sub: AccountId32 = h
         .engine(&trader, "open_sub_account", (1u8, MarginMode::Cross))
         .unwrap();
+    approve_venue_for(&mut h, &trader, &[0, 1]);
     h.engine::<()>(&trader, "deposit", (2_000 * USD,)).unwrap();
     let engine = h.engine.clone();
     let tokens_before = h.balance(&engine);
@@ -249,6 +265,7 @@ fn nobody_else_can_open_fund_drain_or_move_an_owners_accounts() {
     let sub: AccountId32 = h
         .engine(&trader, "open_sub_account", (1u8, MarginMode::Cross))
         .unwrap();
+    approve_venue_for(&mut h, &trader, &[0, 1]);
     h.engine::<()>(&trader, "deposit_to", (1u8, 3_000 * USD))
         .unwrap();
     let thief = stranger();
@@ -301,6 +318,7 @@ fn a_global_halt_stops_opening_and_moving_but_never_a_flat_exit() {
     let sub: AccountId32 = h
         .engine(&trader, "open_sub_account", (1u8, MarginMode::Cross))
         .unwrap();
+    approve_venue_for(&mut h, &trader, &[0, 1]);
     h.engine::<()>(&trader, "deposit_to", (1u8, 1_000 * USD))
         .unwrap();
     h.engine::<()>(&trader, "deposit", (1_000 * USD,)).unwrap();

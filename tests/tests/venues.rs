@@ -102,9 +102,11 @@ fn world() -> World {
     };
     report(&mut w, BTC_MARKET, Fixed::from_int(20_000));
     report(&mut w, ETH_MARKET, Fixed::from_int(1_500));
-    for venue in [w.venue_a.clone(), w.venue_b.clone()] {
-        w.h.engine::<()>(&owner, "set_venue", (venue.clone(), true))
-            .unwrap();
+    for (venue, market) in [
+        (w.venue_a.clone(), BTC_MARKET),
+        (w.venue_b.clone(), ETH_MARKET),
+    ] {
+        w.h.authorize_venue(market, &venue);
         w.h.fund_native(&venue);
         // The owner funds the venue's liquidity account in the engine: owner -> venue -> engine
         // -> token, three frames.
@@ -134,6 +136,17 @@ fn two_venues_one_engine() {
     let (a, b) = (w.venue_a.clone(), w.venue_b.clone());
     let trader = account(2);
     deposit(&mut w.h, &trader, 10_000 * USD);
+    // A venue sending fills directly, for the weight comparison; it is its own maker.
+    let direct_venue = account(70);
+    deposit(&mut w.h, &direct_venue, 1_000_000 * USD);
+    w.h.authorize_venue(BTC_MARKET, &direct_venue);
+    for (venue, market) in [
+        (&a, BTC_MARKET),
+        (&b, ETH_MARKET),
+        (&direct_venue, BTC_MARKET),
+    ] {
+        w.h.approve_venue(&trader, market, venue);
+    }
 
     // Trades through both venues: one cross-margined account with two positions.
     venue_call::<()>(&mut w, &trader, &a, "trade", (BTC / 2,)).expect("buy 0.5 BTC via venue A");
@@ -157,17 +170,13 @@ fn two_venues_one_engine() {
     assert!(treasury.collateral > 0);
 
     // The same fill sent by an authorized account directly, for the weight comparison.
-    let direct_venue = account(70);
-    w.h.fund_native(&direct_venue);
-    w.h.engine::<()>(&owner, "set_venue", (direct_venue.clone(), true))
-        .unwrap();
     w.h.engine::<()>(
         &direct_venue,
         "fill",
         (
             BTC_MARKET,
             trader.clone(),
-            a.clone(),
+            direct_venue.clone(),
             BTC / 100,
             Fixed::from_int(20_000),
             0u128,
@@ -196,16 +205,24 @@ fn two_venues_one_engine() {
         Err(VenueError::Engine(EngineError::Unauthorized))
     );
 
-    // Venue A de-authorized mid-run: its trades fail, venue B keeps working; then restored.
-    w.h.engine::<()>(&owner, "set_venue", (a.clone(), false))
-        .unwrap();
+    // Venue B is a venue of ETH only: in BTC it is refused.
     assert_eq!(
-        venue_call::<()>(&mut w, &trader, &a, "trade", (BTC / 100,)),
-        Err(VenueError::Engine(EngineError::Unauthorized))
+        w.h.engine::<()>(
+            &b,
+            "fill",
+            (
+                BTC_MARKET,
+                trader.clone(),
+                b.clone(),
+                BTC / 100,
+                Fixed::from_int(20_000),
+                0u128,
+                0u128,
+                b.clone()
+            )
+        ),
+        Err(EngineError::Unauthorized)
     );
-    venue_call::<()>(&mut w, &trader, &b, "trade", (-BTC,)).expect("venue B still trades");
-    w.h.engine::<()>(&owner, "set_venue", (a.clone(), true))
-        .unwrap();
 
     // Reduce-only seen by the venue: a 9% drop in BTC within the hour.
     w.h.set_time(T0 + 20 * 60_000);
@@ -256,6 +273,15 @@ fn two_venues_one_engine() {
         ),
         Err(EngineError::Unauthorized)
     );
+
+    // Venue A revoked mid-run: its trades fail, venue B keeps working.
+    w.h.engine::<()>(&owner, "revoke_venue", (BTC_MARKET, a.clone()))
+        .unwrap();
+    assert_eq!(
+        venue_call::<()>(&mut w, &trader, &a, "trade", (-BTC / 100,)),
+        Err(VenueError::Engine(EngineError::Unauthorized))
+    );
+    venue_call::<()>(&mut w, &trader, &b, "trade", (-BTC,)).expect("venue B still trades");
 
     // Reconciliation: the token contract holds exactly what the engine's books say.
     let engine = w.h.engine.clone();

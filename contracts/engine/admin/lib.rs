@@ -1,5 +1,5 @@
-//! Engine facet `admin` (selectors `0x04..`): roles (two-step ownership, guardian, venues,
-//! feeders), listings and margin params, halts, and the ledger queries. Runs only through
+//! Engine facet `admin` (selectors `0x04..`): roles (two-step ownership, guardian, venues per
+//! market, feeders), listings and announced market changes, halts, and the ledger queries. Runs only through
 //! the router's delegate call.
 #![cfg_attr(not(feature = "std"), no_std, no_main)]
 // ink!'s generated dispatch enum carries `list_market`'s market config by value; it lives for
@@ -9,14 +9,15 @@
 #[ink::contract]
 mod engine {
     use ballast_engine_state::{
-        caller, emit, emit_breaker, now_ms, EngineState, Result, GLOBAL_HALT_EXPIRY_MS,
-        HALT_CONFIRMED,
+        caller, emit, emit_breaker, now_ms, Appointment, EngineState, FeederSlot, Result,
+        GLOBAL_HALT_EXPIRY_MS, HALT_CONFIRMED, REVOKED,
     };
     use ballast_interface::events::*;
     use ballast_interface::EngineError;
     use ballast_oracle::{FeedState, OracleConfig, MAX_FEEDERS};
+    use ballast_risk::governance::{self, AnnouncedChange};
     use ballast_risk::{
-        Breaker, BreakerTransition, MarginParams, MarketConfig, MarketId, MarketState,
+        Breaker, BreakerTransition, MarketConfig, MarketId, MarketState, RiskError,
     };
 
     /// The engine's storage (the router's; see `ballast-engine-state`).
@@ -65,21 +66,67 @@ mod engine {
             Ok(())
         }
 
-        /// Authorizes or removes a venue.
+        /// Authorizes a venue in a market. It may act there (fill and report for accounts that
+        /// approved it, move funding, report depth) once the market's `change_delay_ms` has
+        /// passed, so traders see it coming; at once while no position is open there, where
+        /// its funding and depth reach nobody. Approvals given under an earlier appointment of
+        /// the same venue do not carry over.
         #[ink(message, selector = 0x0400_0004)]
-        pub fn set_venue(&mut self, venue: AccountId, authorized: bool) -> Result<()> {
-            self.state.only_owner()?;
-            if authorized {
-                self.state.venues.insert(venue, &());
-            } else {
-                self.state.venues.remove(venue);
+        pub fn authorize_venue(&mut self, market: MarketId, venue: AccountId) -> Result<()> {
+            let s = &mut self.state;
+            s.only_owner()?;
+            let previous = s.venues.get((market, venue));
+            if previous.is_some_and(|a| a.active_from_ms != REVOKED) {
+                return Err(EngineError::VenueExists);
             }
-            emit(VenueChanged { venue, authorized });
+            let active_from_ms = s.appointment_starts_ms(market)?;
+            let generation = previous.map_or(1, |a| a.generation.saturating_add(1));
+            s.venues.insert(
+                (market, venue),
+                &Appointment {
+                    active_from_ms,
+                    generation,
+                },
+            );
+            emit(VenueChanged {
+                market,
+                venue,
+                active_from_ms: Some(active_from_ms),
+            });
             Ok(())
         }
 
-        /// Gives a feeder a report slot in a market (`None` removes it). The owner assigns
-        /// distinct slots; a slot shared by two feeders holds whichever reported last.
+        /// Revokes a venue in a market at once (owner or guardian).
+        #[ink(message, selector = 0x0400_000d)]
+        pub fn revoke_venue(&mut self, market: MarketId, venue: AccountId) -> Result<()> {
+            let s = &mut self.state;
+            s.only_guardian_or_owner()?;
+            let Some(appointment) = s
+                .venues
+                .get((market, venue))
+                .filter(|a| a.active_from_ms != REVOKED)
+            else {
+                return Err(EngineError::Unauthorized);
+            };
+            s.venues.insert(
+                (market, venue),
+                &Appointment {
+                    active_from_ms: REVOKED,
+                    ..appointment
+                },
+            );
+            emit(VenueChanged {
+                market,
+                venue,
+                active_from_ms: None,
+            });
+            Ok(())
+        }
+
+        /// Gives a feeder a report slot in a market (`None` removes it, at once). A new slot
+        /// counts after the market's announcement delay, or at once while no position is open
+        /// there, as a venue's appointment does. The owner assigns distinct slots; a slot
+        /// shared by two feeders holds whichever reported last.
         #[ink(message, selector = 0x0400_0005)]
         pub fn set_feeder(
             &mut self,
@@ -93,15 +140,31 @@ mod engine {
             match slot {
                 Some(n) if usize::from(n) >= MAX_FEEDERS => return Err(EngineError::UnknownFeeder),
                 Some(n) => {
-                    s.feeders.insert((market, feeder), &n);
+                    let active_from_ms = s.appointment_starts_ms(market)?;
+                    s.feeders.insert(
+                        (market, feeder),
+                        &FeederSlot {
+                            slot: n,
+                            active_from_ms,
+                        },
+                    );
+                    emit(FeederChanged {
+                        market,
+                        feeder,
+                        slot,
+                        active_from_ms: Some(active_from_ms),
+                    });
                 }
-                None => s.feeders.remove((market, feeder)),
+                None => {
+                    s.feeders.remove((market, feeder));
+                    emit(FeederChanged {
+                        market,
+                        feeder,
+                        slot,
+                        active_from_ms: None,
+                    });
+                }
             }
-            emit(FeederChanged {
-                market,
-                feeder,
-                slot,
-            });
             Ok(())
         }
 
@@ -133,29 +196,85 @@ mod engine {
             Ok(())
         }
 
-        /// Changes a market's margin params. Existing positions blend from the old params to
-        /// the new ones over the market's ramp; new positions face the new ones at once.
+        /// Announces a change of a market's configuration (any parameter but the decimals),
+        /// validated now: it may apply from the market's `change_delay_ms` on, and its event
+        /// carries the whole new configuration. Refused while another change waits or the
+        /// last one still blends in.
         #[ink(message, selector = 0x0400_0007)]
-        pub fn set_margin_params(&mut self, market: MarketId, params: MarginParams) -> Result<()> {
+        pub fn announce_market_change(
+            &mut self,
+            market: MarketId,
+            config: MarketConfig,
+            oracle: OracleConfig,
+        ) -> Result<()> {
             let s = &mut self.state;
             s.only_owner()?;
-            let mut listing = s.listing(market)?;
-            params.validate()?;
-            let mut candidate = listing.config.clone();
-            candidate.margin = params;
-            candidate.validate()?;
-            let now = now_ms();
-            let mut state = s.market_state(market)?;
-            state.begin_params_ramp(&listing.config.margin, now);
-            listing.config = candidate;
-            let ramp_complete_ms = now.saturating_add(listing.config.ramps.params_ramp_ms);
-            s.listings.insert(market, &listing);
-            s.market_states.insert(market, &state);
-            emit(MarketParamsChanged {
+            let listing = s.listing(market)?;
+            let state = s.market_state(market)?;
+            oracle.validate()?;
+            let waiting = s.announced_changes.get(market);
+            let change = governance::announce(
+                &listing.config,
+                &state,
+                waiting.as_ref(),
+                config,
+                oracle,
+                now_ms(),
+            )?;
+            s.announced_changes.insert(market, &change);
+            emit(MarketChangeAnnounced {
                 market,
-                ramp_complete_ms,
+                config: change.config,
+                oracle: change.oracle,
+                effective_ms: change.effective_ms,
             });
             Ok(())
+        }
+
+        /// Applies an announced change once its delay has passed (anyone: the announcement
+        /// was the commitment). Held positions' requirements blend from the old terms to the
+        /// new ones over the old config's `params_ramp_ms`; new positions face the new ones.
+        #[ink(message, selector = 0x0400_000e)]
+        pub fn apply_market_change(&mut self, market: MarketId) -> Result<()> {
+            let s = &mut self.state;
+            let mut listing = s.listing(market)?;
+            let change = s
+                .announced_changes
+                .get(market)
+                .ok_or(EngineError::Risk(RiskError::NoChangeAnnounced))?;
+            let mut state = s.market_state(market)?;
+            let now = now_ms();
+            let ramp_ms = listing.config.ramps.params_ramp_ms;
+            let (config, oracle) = governance::apply(&listing.config, &mut state, change, now)?;
+            listing.config = config;
+            listing.oracle = oracle;
+            s.listings.insert(market, &listing);
+            s.market_states.insert(market, &state);
+            s.announced_changes.remove(market);
+            emit(MarketChangeApplied {
+                market,
+                ramp_complete_ms: now.saturating_add(ramp_ms),
+            });
+            Ok(())
+        }
+
+        /// Cancels an announced change (owner or guardian).
+        #[ink(message, selector = 0x0400_000f)]
+        pub fn cancel_market_change(&mut self, market: MarketId) -> Result<()> {
+            let s = &mut self.state;
+            s.only_guardian_or_owner()?;
+            if !s.announced_changes.contains(market) {
+                return Err(EngineError::Risk(RiskError::NoChangeAnnounced));
+            }
+            s.announced_changes.remove(market);
+            emit(MarketChangeCancelled { market });
+            Ok(())
+        }
+
+        /// The change announced for a market and waiting, if any.
+        #[ink(message, selector = 0x0400_0106)]
+        pub fn announced_change(&self, market: MarketId) -> Option<AnnouncedChange> {
+            self.state.announced_changes.get(market)
         }
 
         /// Guardian (or owner) halt of one market.
@@ -248,10 +367,10 @@ mod engine {
             (s.owner, s.pending_owner, s.guardian, s.token, s.halted())
         }
 
-        /// Whether an account is an authorized venue.
+        /// Whether an account is a venue of a market now (authorized and past its delay).
         #[ink(message, selector = 0x0400_0105)]
-        pub fn is_venue(&self, who: AccountId) -> bool {
-            self.state.venues.contains(who)
+        pub fn is_venue(&self, market: MarketId, who: AccountId) -> bool {
+            self.state.is_venue(market, who)
         }
 
         /// Applies a pause or resume to a market's breaker, emitting the transition.

@@ -1,16 +1,17 @@
-//! Engine facet `collateral` (selectors `0x05..`): deposits, insurance top-ups, withdrawals and
-//! sub-accounts, the only messages that move tokens or collateral between accounts. Runs only
+//! Engine facet `collateral` (selectors `0x05..`): deposits, insurance top-ups, withdrawals,
+//! sub-accounts and accounts' approvals of venues: the messages by which an account's owner
+//! moves its tokens or collateral, or lets a venue trade it. Runs only
 //! through the router's delegate call, on the router's storage.
 #![cfg_attr(not(feature = "std"), no_std, no_main)]
 
 #[ink::contract]
 mod engine {
     use ballast_engine_state::{
-        caller, emit, markets_of, positive_amount, sub_account_of, EngineState, Result,
+        caller, emit, markets_of, positive_amount, sub_account_of, EngineState, Result, REVOKED,
     };
     use ballast_interface::events::*;
-    use ballast_interface::{CollateralApi, EngineError, MarginMode};
-    use ballast_risk::{ops, Account, RiskError};
+    use ballast_interface::{Approval, CollateralApi, EngineError, MarginMode};
+    use ballast_risk::{ops, Account, MarketId, RiskError};
 
     /// The engine's storage (the router's; see `ballast-engine-state`).
     #[ink(storage)]
@@ -209,6 +210,57 @@ mod engine {
         #[ink(message)]
         fn sub_account(&self, owner: AccountId, index: u8) -> AccountId {
             sub_account_of(owner, index)
+        }
+
+        /// Grants or revokes a venue the right to fill the caller's account `index` in a
+        /// listed market. Allowed during halts: revoking is how an account protects itself.
+        #[ink(message)]
+        fn approve_venue(
+            &mut self,
+            index: u8,
+            market: MarketId,
+            venue: AccountId,
+            approval: Approval,
+        ) -> Result<()> {
+            let s = &mut self.state;
+            let account = s.own_account(caller(), index)?;
+            s.listing(market)?;
+            match approval {
+                Approval::Granted => {
+                    // Only a venue appointed to the market (active or still in its delay), and
+                    // only for that appointment.
+                    let appointment = s
+                        .venues
+                        .get((market, venue))
+                        .filter(|a| a.active_from_ms != REVOKED)
+                        .ok_or(EngineError::Unauthorized)?;
+                    s.venue_approvals
+                        .insert((account, market, venue), &appointment.generation);
+                }
+                Approval::Revoked => s.venue_approvals.remove((account, market, venue)),
+            }
+            emit(VenueApproved {
+                account,
+                market,
+                venue,
+                approval,
+            });
+            Ok(())
+        }
+
+        /// Whether `account` has approved `venue` in `market`.
+        #[ink(message)]
+        fn venue_approval(
+            &self,
+            account: AccountId,
+            market: MarketId,
+            venue: AccountId,
+        ) -> Approval {
+            if self.state.has_approved(account, market, venue) {
+                Approval::Granted
+            } else {
+                Approval::Revoked
+            }
         }
     }
 }

@@ -38,8 +38,7 @@ mod engine {
             let s = &mut self.state;
             let feeder = caller();
             let slot = s
-                .feeders
-                .get((market, feeder))
+                .feeder_slot(market, feeder)
                 .ok_or(EngineError::UnknownFeeder)?;
             let listing = s.listing(market)?;
             let now = now_ms();

@@ -21,6 +21,7 @@ use alloc::vec::Vec;
 use ballast_interface::events::{BankruptcyResolved, BreakerChanged};
 use ballast_interface::EngineError;
 use ballast_oracle::{FeedState, OracleConfig};
+use ballast_risk::governance::AnnouncedChange;
 use ballast_risk::{
     BankruptcyOutcome, BreakerTransition, MarketConfig, MarketCtx, MarketId, MarketState,
     OptionsBook, Position,
@@ -32,11 +33,42 @@ use ink::storage::{Lazy, Mapping};
 
 pub use facets::{Facet, FacetCodes};
 
+/// An account's approval of a venue in a market: (account, market, venue).
+pub type VenueApproval = (AccountId, MarketId, AccountId);
+
+/// A venue's or feeder's appointment to a market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub struct Appointment {
+    /// From when it may act, ms; `REVOKED` once revoked.
+    pub active_from_ms: u64,
+    /// How many times it was appointed to the market: an account's approval of a venue holds
+    /// for the appointment it was given under, so a venue revoked and appointed again starts
+    /// with no approvals.
+    pub generation: u32,
+}
+
+/// `Appointment::active_from_ms` of a revoked venue.
+pub const REVOKED: u64 = u64::MAX;
+
+/// A feeder's report slot in a market and from when it may report, ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub struct FeederSlot {
+    /// The oracle slot its reports fill.
+    pub slot: u8,
+    /// From when its reports count, ms.
+    pub active_from_ms: u64,
+}
+
 /// What every engine message returns.
 pub type Result<T> = core::result::Result<T, EngineError>;
 
-/// A global halt the owner has not confirmed lapses after this long (24 h): a guardian can
-/// stop everything for a day, not for ever.
+/// A global halt the owner has not confirmed lapses after this long (24 h): each halt of a
+/// guardian stops everything for a day at most. (A guardian may halt again once one lapses;
+/// the owner's answer to a guardian that abuses it is to replace it.)
 pub const GLOBAL_HALT_EXPIRY_MS: u64 = 24 * 3_600_000;
 /// `halted_until_ms` of a global halt the owner confirmed.
 pub const HALT_CONFIRMED: u64 = u64::MAX;
@@ -124,10 +156,10 @@ pub struct EngineState {
     pub net_deposits: i128,
     /// Every listed market, in listing order (read by `resolve_bankruptcy` only).
     pub market_ids: Lazy<Vec<MarketId>, ManualKey<0x0000_0001>>,
-    /// Authorized venues.
-    pub venues: Mapping<AccountId, (), ManualKey<0x0000_0002>>,
+    /// Venues appointed per market.
+    pub venues: Mapping<(MarketId, AccountId), Appointment, ManualKey<0x0000_0002>>,
     /// Feeders' report slots per market.
-    pub feeders: Mapping<(MarketId, AccountId), u8, ManualKey<0x0000_0003>>,
+    pub feeders: Mapping<(MarketId, AccountId), FeederSlot, ManualKey<0x0000_0003>>,
     /// Listed markets' configuration.
     pub listings: Mapping<MarketId, MarketListing, ManualKey<0x0000_0004>>,
     /// Markets' risk state (ramps, breaker, open interest, indices, depth).
@@ -142,6 +174,11 @@ pub struct EngineState {
     pub options: Mapping<AccountId, OptionsBook, ManualKey<0x0000_0009>>,
     /// Opened sub-accounts: owner and index of each.
     pub sub_accounts: Mapping<AccountId, (AccountId, u8), ManualKey<0x0000_000A>>,
+    /// Accounts' approvals of venues: the venue's appointment generation they were granted
+    /// under.
+    pub venue_approvals: Mapping<VenueApproval, u32, ManualKey<0x0000_000B>>,
+    /// Governance changes announced and waiting for their delay, per market.
+    pub announced_changes: Mapping<MarketId, AnnouncedChange, ManualKey<0x0000_000C>>,
 }
 
 impl EngineState {
@@ -166,6 +203,8 @@ impl EngineState {
             positions: Mapping::new(),
             options: Mapping::new(),
             sub_accounts: Mapping::new(),
+            venue_approvals: Mapping::new(),
+            announced_changes: Mapping::new(),
         }
     }
 
@@ -188,10 +227,61 @@ impl EngineState {
         Ok(())
     }
 
-    /// `Unauthorized` unless the caller is an authorized venue.
-    pub fn only_venue(&self) -> Result<()> {
-        if !self.venues.contains(caller()) {
+    /// Whether `who` is a venue of `market` now (authorized, and its delay passed).
+    pub fn is_venue(&self, market: MarketId, who: AccountId) -> bool {
+        self.venues
+            .get((market, who))
+            .is_some_and(|a| a.active_from_ms <= now_ms())
+    }
+
+    /// The slot of `who` if it is a feeder of `market` now (appointed, and its delay passed).
+    pub fn feeder_slot(&self, market: MarketId, who: AccountId) -> Option<u8> {
+        self.feeders
+            .get((market, who))
+            .filter(|f| f.active_from_ms <= now_ms())
+            .map(|f| f.slot)
+    }
+
+    /// When an appointment to `market` made now takes effect: after the market's announcement
+    /// delay, or at once while no position is open there (a new venue's funding and a new
+    /// feeder's prices and depth then reach nobody's position).
+    pub fn appointment_starts_ms(&self, market: MarketId) -> Result<u64> {
+        let now = now_ms();
+        if self.market_state(market)?.open_interest == 0 {
+            return Ok(now);
+        }
+        let delay = self.listing(market)?.config.ramps.change_delay_ms;
+        Ok(now.saturating_add(delay))
+    }
+
+    /// Whether `account` has approved `venue` in `market` under the venue's current
+    /// appointment.
+    pub fn has_approved(&self, account: AccountId, market: MarketId, venue: AccountId) -> bool {
+        match (
+            self.venues.get((market, venue)),
+            self.venue_approvals.get((account, market, venue)),
+        ) {
+            (Some(a), Some(granted_under)) => {
+                a.active_from_ms != REVOKED && a.generation == granted_under
+            }
+            _ => false,
+        }
+    }
+
+    /// `Unauthorized` unless the caller is a venue of `market` now.
+    pub fn only_venue(&self, market: MarketId) -> Result<()> {
+        if !self.is_venue(market, caller()) {
             return Err(EngineError::Unauthorized);
+        }
+        Ok(())
+    }
+
+    /// `VenueNotApproved` unless `account` is the calling venue itself or has approved it in
+    /// `market`.
+    pub fn approved_by(&self, account: AccountId, market: MarketId) -> Result<()> {
+        let venue = caller();
+        if account != venue && !self.has_approved(account, market, venue) {
+            return Err(EngineError::VenueNotApproved);
         }
         Ok(())
     }

@@ -5,11 +5,12 @@
 #[ink::contract]
 mod engine {
     use ballast_engine_state::{
-        caller, emit, emit_bankruptcy, markets_of, now_ms, positive_amount, EngineState, Result,
+        caller, emit, emit_bankruptcy, markets_of, positive_amount, EngineState, Result,
     };
     use ballast_interface::events::*;
     use ballast_interface::{EngineError, VenueApi};
     use ballast_math::Fixed;
+    use ballast_risk::liquidity::BookDepth;
     use ballast_risk::{ops, MarketId, OptionsReport};
 
     /// The engine's storage (the router's; see `ballast-engine-state`).
@@ -42,11 +43,13 @@ mod engine {
             fee_recipient: AccountId,
         ) -> Result<()> {
             let s = &mut self.state;
-            s.only_venue()?;
+            s.only_venue(market)?;
             s.not_halted()?;
             if taker == maker {
                 return Err(EngineError::SameAccount);
             }
+            s.approved_by(taker, market)?;
+            s.approved_by(maker, market)?;
             let fill = ops::Fill {
                 market,
                 size,
@@ -90,7 +93,7 @@ mod engine {
         #[ink(message)]
         fn update_funding(&mut self, market: MarketId, delta: Fixed) -> Result<()> {
             let s = &mut self.state;
-            s.only_venue()?;
+            s.only_venue(market)?;
             s.not_halted()?;
             let mut loaded = s.load_markets(&[market])?;
             let ctx = loaded
@@ -108,24 +111,26 @@ mod engine {
             Ok(())
         }
 
-        /// Depth of the market's book, from a venue or one of the market's feeders.
+        /// Depth of the market's book, from one of the market's venues or feeders.
         #[ink(message)]
         fn report_depth(&mut self, market: MarketId, bid: u128, ask: u128) -> Result<()> {
             let s = &mut self.state;
             s.not_halted()?;
             let reporter = caller();
-            if !s.venues.contains(reporter) && !s.feeders.contains((market, reporter)) {
+            if !s.is_venue(market, reporter) && s.feeder_slot(market, reporter).is_none() {
                 return Err(EngineError::Unauthorized);
             }
-            let listing = s.listing(market)?;
-            let mut state = s.market_state(market)?;
-            state.depth.report(
-                &listing.config.liquidity,
-                positive_amount(bid)?,
-                positive_amount(ask)?,
-                now_ms(),
-            )?;
-            s.market_states.insert(market, &state);
+            let depth = BookDepth {
+                bid: positive_amount(bid)?,
+                ask: positive_amount(ask)?,
+            };
+            let mut loaded = s.load_markets(&[market])?;
+            let ctx = loaded
+                .markets
+                .first_mut()
+                .ok_or(EngineError::UnknownMarket)?;
+            ops::report_depth(ctx, *reporter.as_ref(), depth)?;
+            s.store_markets(&loaded, &[market]);
             emit(DepthReported {
                 market,
                 reporter,
@@ -139,9 +144,10 @@ mod engine {
         #[ink(message)]
         fn report_options(&mut self, account: AccountId, report: OptionsReport) -> Result<()> {
             let s = &mut self.state;
-            s.only_venue()?;
-            s.not_halted()?;
             let market = report.market;
+            s.only_venue(market)?;
+            s.not_halted()?;
+            s.approved_by(account, market)?;
             let reported_pnl = report.pnl;
             let before = s.load_account(account);
             let mut after = before.clone();

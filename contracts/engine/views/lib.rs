@@ -13,7 +13,7 @@ mod engine {
     use ballast_risk::health::{
         account_health, initial_health_at_target, liquidation_price, HealthKind,
     };
-    use ballast_risk::liquidity::Use;
+    use ballast_risk::liquidity::{CloseSide, Use};
     use ballast_risk::{ops, stress_fee, MarketId, StressFee};
 
     /// The engine's storage (the router's; see `ballast-engine-state`).
@@ -117,8 +117,12 @@ mod engine {
                 decimals: m.config.decimals,
                 max_fee_fraction: m.config.max_fee_fraction,
                 depth: match (
-                    m.state.depth.depth(&m.config.liquidity, true, Use::Open)?,
-                    m.state.depth.depth(&m.config.liquidity, false, Use::Open)?,
+                    m.state
+                        .depth
+                        .depth(&m.config.liquidity, CloseSide::Bids, Use::Open)?,
+                    m.state
+                        .depth
+                        .depth(&m.config.liquidity, CloseSide::Asks, Use::Open)?,
                 ) {
                     (Some(bid), Some(ask)) => Some((bid, ask)),
                     _ => None,

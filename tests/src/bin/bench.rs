@@ -52,6 +52,13 @@ fn deposit(h: &mut Harness, who: &AccountId32, amount: u128) {
     h.engine::<()>(who, "deposit", (amount,)).expect("deposit");
 }
 
+/// `who` approves the venue in every market (as a trader of that venue does once).
+fn join_venue(h: &mut Harness, who: &AccountId32, venue: &AccountId32) {
+    for m in 1..=MARKETS {
+        h.approve_venue(who, m, venue);
+    }
+}
+
 fn fill(
     h: &mut Harness,
     venue: &AccountId32,
@@ -139,8 +146,9 @@ fn main() {
         b.h.list_market_with_feeders(m, config, oracle, &accounts);
         b.feeders.push(accounts);
     }
-    b.h.engine::<()>(&owner, "set_venue", (venue.clone(), true))
-        .expect("venue");
+    for m in 1..=MARKETS {
+        b.h.authorize_venue(m, &venue);
+    }
     b.report_all(price);
 
     // The unit: a PSP22 transfer of the collateral token.
@@ -165,7 +173,10 @@ fn main() {
     b.measure("deposit");
     b.h.engine::<()>(&a1, "withdraw", (100 * USD,)).unwrap();
     b.measure("withdraw");
+    b.h.approve_venue(&a1, 1, &venue);
+    b.measure("approve_venue");
     deposit(&mut b.h, &maker, 1_000_000_000 * USD);
+    join_venue(&mut b.h, &maker, &venue);
     deposit(&mut b.h, &keeper, 100_000_000 * USD);
 
     // Feeder reports with 1, 3 and 5 feeders (the last report of a round, a minute later).
@@ -181,6 +192,14 @@ fn main() {
     for m in 4..=MARKETS {
         b.report_market(m, price);
     }
+    // One depth report (one reporter of three needed: the depth it starts is not in use yet).
+    b.h.engine::<()>(
+        &venue,
+        "report_depth",
+        (1u32, 1_000_000 * USD, 1_000_000 * USD),
+    )
+    .expect("depth");
+    b.measure("report_depth");
 
     // Fill scaling: trader k holds k positions (markets 1..=k) at 10x in total, then one more
     // fill in market 1 is measured.
@@ -190,6 +209,7 @@ fn main() {
         let trader = account(60 + k as u8);
         b.h.fund_native(&trader);
         deposit(&mut b.h, &trader, 10_000 * USD);
+        join_venue(&mut b.h, &trader, &venue);
         // 8x overall: 80,000 USD of notional spread over k markets (4 BTC at 20,000), inside
         // the cap the adapter's starting volatility (100%) allows.
         let per_market = 4 * BTC / i128::from(k);
@@ -248,6 +268,7 @@ fn main() {
     let bankrupt = account(90);
     b.h.fund_native(&bankrupt);
     deposit(&mut b.h, &bankrupt, 1_000 * USD);
+    join_venue(&mut b.h, &bankrupt, &venue);
     let most: i128 =
         b.h.read(
             "max_position",

@@ -116,10 +116,18 @@ impl World {
         }
     }
 
+    /// Deposits for `who` and approves the venue in every market: a venue's sign-up.
     fn fund(&mut self, who: &AccountId32, amount: u128) {
         self.h.give_tokens(who, amount);
         self.h.approve_engine(who, amount);
         self.call(who, "deposit", (amount,)).expect("deposit");
+        let venue = self.venue.clone();
+        let markets: Vec<u32> = self.feeders.keys().copied().collect();
+        for market in markets {
+            let granted = interface::Approval::Granted;
+            self.call(who, "approve_venue", (0u8, market, venue.clone(), granted))
+                .expect("approve venue");
+        }
     }
 
     fn fill(&mut self, market: u32, taker: &AccountId32, size: i128) -> Result<(), EngineError> {
@@ -297,7 +305,11 @@ fn main() {
         );
     }
     let venue = w.venue.clone();
-    w.call(&owner, "set_venue", (venue, true)).expect("venue");
+    let markets: Vec<u32> = w.feeders.keys().copied().collect();
+    for market in markets {
+        w.call(&owner, "authorize_venue", (market, venue.clone()))
+            .expect("venue");
+    }
     w.h.give_tokens(&owner, 1_000_000 * USD);
     w.h.approve_engine(&owner, 1_000_000 * USD);
     w.call(&owner, "fund_insurance", (1_000_000 * USD,))
