@@ -19,9 +19,10 @@
 //! is still seen over at least one full window. The anchors are prices seen, never reset by a
 //! gap or a pause: after an outage the first price is measured against the anchors from before
 //! it (the start of the last window seen becomes the previous anchor), so a move across the
-//! outage trips the breaker once it exceeds `trip_move` against them; a move of more than three
-//! times `trip_move` from the last price seen in Normal always does (the last price lies within
-//! `trip_move` of the anchors), a smaller one may not.
+//! outage trips the breaker once it exceeds `trip_move` against them; for `trip_move` below 1/3
+//! (the default is 8%), a move of more than three times `trip_move` from the last price seen in
+//! Normal always does (that price lies within `trip_move` of the anchors), a smaller one may
+//! not.
 
 use ballast_math::Fixed;
 use parity_scale_codec::{Decode, Encode};

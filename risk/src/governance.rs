@@ -6,8 +6,8 @@
 //! ... change_delay_ms ...    (the delay of the config in force when announced)
 //! apply                      anyone, within 7 days of the delay's end (after that the
 //!                            announcement lapses); the new config takes over, and every
-//!                            held requirement blends from what the old config required
-//!                            (with the volatility terms as they stood) to what the new one
+//!                            held requirement blends from what the old config requires (its
+//!                            own volatility terms, ramping under it) to what the new one
 //!                            requires, over the old config's params_ramp_ms
 //! ```
 //!
@@ -18,11 +18,13 @@
 //! at its old value until `change_delay_ms` after the announcement, and then moves per hour by
 //! at most `1 h / params_ramp_ms` (both of the config in force at the announcement) of the gap
 //! between what the two configs require, since one blend ends before the next change can even
-//! be announced. The old side of the blend keeps the volatility terms of the moment the change
-//! applied, so a change of the quantiles, the horizon or the ramp speeds (up to instant) also
-//! reaches held positions only through the blend. Not blended: the oracle configuration (its
-//! volatility forecast then moves the volatility terms at the ramp rate in force), and what is
-//! not a requirement (breaker, liquidation mechanics, fees).
+//! be announced. The old side of the blend starts from the volatility terms of the moment the
+//! change applied and follows the market under the old configuration, so a change of the
+//! quantiles, the horizon or the ramp speeds (up to instant) also reaches held positions only
+//! through the blend. The bound is for a volatility forecast that holds still; once blended in,
+//! a configuration's own ramp speeds move its volatility terms with the market. Not blended:
+//! the oracle configuration (its forecast then moves the volatility terms at the ramp rate in
+//! force), and what is not a requirement (breaker, liquidation mechanics, fees).
 
 use ballast_oracle::OracleConfig;
 use parity_scale_codec::{Decode, Encode};
@@ -56,9 +58,10 @@ pub const APPLY_WINDOW_MS: u64 = 7 * 24 * 3_600_000;
 pub struct PreviousTerms {
     /// The configuration in force before the change.
     pub config: MarketConfig,
-    /// The volatility terms in force when the change applied: the old side of the blend keeps
-    /// them, so that a change of the volatility parameters or ramp speeds reaches held
-    /// positions only through the blend.
+    /// The old side's volatility terms: those in force when the change applied, ramped since
+    /// under the old configuration (`MarketState::update_volatility`), so that a change of the
+    /// volatility parameters or ramp speeds reaches held positions only through the blend while
+    /// the old side still follows the market.
     pub vol: VolFractions,
     /// How long the blend takes, ms: the `params_ramp_ms` of the config in force when the
     /// change was announced (a change that shortens the ramp does so for the next change).

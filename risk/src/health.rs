@@ -11,8 +11,8 @@
 //! - Where depth is in use, each position adds the liquidity charge of closing it
 //!   ([`liquidity_charges`]) and the open-interest caps come down with depth.
 //! - While a governance change blends in, every requirement (a position's margin and liquidity
-//!   terms, an options book's) is the blend of what the old configuration, with the volatility
-//!   terms as they stood when the change applied, and the new one require ([`held_requirements`]).
+//!   terms, an options book's) is the blend of what the old configuration (with its own
+//!   volatility terms, ramping under it) and the new one require ([`held_requirements`]).
 //! - An options book adds its Greeks-aware requirement ([`crate::greeks`]) and its mark value
 //!   when negative.
 
@@ -106,8 +106,8 @@ pub fn position_requirements(
 
 /// Everything a position of `notional` closing into `side` requires now: the margin terms plus
 /// the liquidity charge, and while a governance change blends in, the blend of what the old
-/// configuration (with the volatility terms as they stood when the change applied) and the
-/// new one require (see [`crate::governance`]).
+/// configuration (with its own volatility terms, ramping under it since the change applied)
+/// and the new one require (see [`crate::governance`]).
 pub fn held_requirements(
     ctx: &MarketCtx,
     notional: i128,

@@ -11,8 +11,8 @@
 //!           dt / 3 h of itself up, dt the time since it last moved but at most an hour (so a
 //!           step too small to round to a unit is not lost). Within any hour it keeps at least
 //!           1 - 2/5 and gains less than e^(2/3) - 1 of its value (the steps' times are
-//!           disjoint, the first carries at most an hour from before): less than a factor 2
-//!           either way. It starts, when a target first exists, at
+//!           disjoint, the first carries at most an hour from before): at most a factor 2
+//!           either way (a depth of a unit or two rises by one unit after a full hour). It starts, when a target first exists, at
 //!           max(target, open interest notional / haircut), where no position's charge
 //!           exceeds `depth_band` of its notional
 //! D_keep    = haircut * in_use                                  (positions held)
@@ -41,14 +41,15 @@
 //!   more distinct reporters lies within the range of the others' values whatever the one
 //!   reports, as often as it likes. (Identities are the market's venues and feeders, which the
 //!   owner appoints; eight of them can replace every report.)
-//! - Whoever reports: the depth in use changes by less than a factor 2 within any hour, so a
+//! - Whoever reports: the depth in use changes by at most a factor 2 within any hour, so a
 //!   held position's maintenance charge at most doubles within any hour (every impact regime
 //!   is at most linear in 1 / depth), and starts at most `depth_band` of its notional when
 //!   depth first applies. The initial charge (and the liquidation end) of new risk uses the
 //!   target itself, which moves at once within the reporters' range.
-//! - Limits: a depth in use of a few base units cannot rise (its steps round to zero); a
-//!   governance switch of the terms from `Off` to `On` meets the depth in use as it is, through
-//!   the governance blend.
+//! - Limits: a depth in use of a few base units rises by a unit an hour, so a market started
+//!   at a one-unit book by colluding reporters takes days to recover (or a governance switch
+//!   of the terms to `Off`); a switch from `Off` to `On` meets the depth in use as it is,
+//!   through the governance blend.
 
 extern crate alloc;
 use alloc::vec::Vec;
@@ -169,8 +170,14 @@ fn step_toward(current: i128, target: i128, elapsed_ms: u64) -> RiskResult<i128>
             .ok_or(MathError::Overflow)?
             .max(target)
     } else {
+        // A depth of a unit or two would round every step to zero and never recover: after a
+        // full hour it rises by at least one unit.
+        let step = match hours(3)? {
+            0 if elapsed_ms >= MS_PER_HOUR => 1,
+            step => step,
+        };
         current
-            .checked_add(hours(3)?)
+            .checked_add(step)
             .ok_or(MathError::Overflow)?
             .min(target)
     })

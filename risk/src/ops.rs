@@ -650,7 +650,20 @@ pub fn apply_options_report(
     insurance_fund: &mut i128,
 ) -> RiskResult<OptionsOutcome> {
     let book_market = report.market;
+    let had_book = account.options.is_some();
     let mut outcome = options_report(account, markets, report)?;
+    // Count the market's books (an instant appointment of a venue or feeder needs none).
+    if had_book != account.options.is_some() {
+        let i = index_of(markets, book_market)?;
+        if let Some(ctx) = markets.get_mut(i) {
+            let books = &mut ctx.state.options_books;
+            *books = if had_book {
+                books.saturating_sub(1)
+            } else {
+                books.saturating_add(1)
+            };
+        }
+    }
     if account.is_flat() && account.collateral < 0 {
         let mut work = markets.to_vec();
         let mut a = account.clone();
@@ -698,7 +711,21 @@ fn options_report(
     let spot = ctx.prices.oracle;
     let trade = report.trade;
     let trusted = match &account.options {
-        Some(previous) => greeks::explains(params, previous, &report, spot, decimals)?,
+        Some(previous) => {
+            // While a change blends in, a report either configuration explains is trusted:
+            // a stricter explanation test reaches the book only once it has blended in.
+            let old_params = ctx
+                .state
+                .previous_terms
+                .as_ref()
+                .filter(|_| crate::governance::blending(&ctx.state, ctx.now_ms))
+                .map(|p| p.config.options);
+            greeks::explains(params, previous, &report, spot, decimals)?
+                || match old_params {
+                    Some(old) => greeks::explains(&old, previous, &report, spot, decimals)?,
+                    None => false,
+                }
+        }
         None => true,
     };
     let held = Stress::of(ctx, Level::Initial { opening: false })?;

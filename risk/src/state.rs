@@ -99,6 +99,8 @@ pub struct MarketState {
     pub oi_window_start_ms: u64,
     /// Open interest at the start of that window, base units.
     pub oi_window_base: i128,
+    /// Accounts holding an options book in this market (open interest counts perps only).
+    pub options_books: u32,
     /// Short-horizon volatility (stress fees), sampled from the oracle price.
     pub fast_vol: Option<ballast_oracle::VolState>,
     /// Set once the market is in settlement (see [`crate::settlement`]).
@@ -291,16 +293,26 @@ impl MarketState {
     ) -> RiskResult<()> {
         let elapsed = now_ms.saturating_sub(self.last_ramp_ms);
         let target = VolFractions::for_vol(&config.margin, annualized_vol)?;
-        // While a governance change blends in, the terms ramp no faster than the old config
-        // let them: a change that speeds the ramps up takes effect once it has blended in.
-        let mut rates = config.ramps;
-        if let Some(previous) = &self.previous_terms {
-            rates.initial_per_hour = rates
-                .initial_per_hour
-                .min(previous.config.ramps.initial_per_hour);
-            rates.maintenance_per_hour = rates
-                .maintenance_per_hour
-                .min(previous.config.ramps.maintenance_per_hour);
+        let rates = config.ramps;
+        // While a governance change blends in, the old side of the blend follows the market
+        // too, under the old configuration: its own terms, toward its own target, at its rates.
+        if let Some(previous) = &mut self.previous_terms {
+            let old = &previous.config;
+            let old_target = VolFractions::for_vol(&old.margin, annualized_vol)?;
+            previous.vol = VolFractions {
+                initial: ramp_toward(
+                    previous.vol.initial,
+                    old_target.initial,
+                    old.ramps.initial_per_hour,
+                    elapsed,
+                )?,
+                maintenance: ramp_toward(
+                    previous.vol.maintenance,
+                    old_target.maintenance,
+                    old.ramps.maintenance_per_hour,
+                    elapsed,
+                )?,
+            };
         }
         self.applied = VolFractions {
             initial: ramp_toward(

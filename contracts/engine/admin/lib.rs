@@ -68,9 +68,9 @@ mod engine {
 
         /// Authorizes a venue in a market. It may act there (fill and report for accounts that
         /// approved it, move funding, report depth) once the market's `change_delay_ms` has
-        /// passed, so traders see it coming; at once while no position is open there, where
-        /// its funding and depth reach nobody. Approvals given under an earlier appointment of
-        /// the same venue do not carry over.
+        /// passed, so traders see it coming; at once while nobody holds a position or an
+        /// options book there (`EngineState::appointment_starts_ms`). Approvals given under an
+        /// earlier appointment of the same venue do not carry over.
         #[ink(message, selector = 0x0400_0004)]
         pub fn authorize_venue(&mut self, market: MarketId, venue: AccountId) -> Result<()> {
             let s = &mut self.state;
@@ -124,8 +124,10 @@ mod engine {
         }
 
         /// Gives a feeder a report slot in a market (`None` removes it, at once). A new slot
-        /// counts after the market's announcement delay, or at once while no position is open
-        /// there, as a venue's appointment does. The owner assigns distinct slots; a slot
+        /// counts after the market's announcement delay, or at once while nobody holds a
+        /// position or an options book there, as a venue's appointment does. Removing a feeder
+        /// is at once: list more feeders than `min_reports`, so that removing one never stops
+        /// the price (a market whose price stays dead for `settle_after_ms` may be settled). The owner assigns distinct slots; a slot
         /// shared by two feeders holds whichever reported last.
         #[ink(message, selector = 0x0400_0005)]
         pub fn set_feeder(
@@ -231,8 +233,8 @@ mod engine {
             Ok(())
         }
 
-        /// Applies an announced change once its delay has passed (anyone: the announcement
-        /// was the commitment). Held positions' requirements blend from the old terms to the
+        /// Applies an announced change once its delay has passed and within 7 days of it
+        /// (anyone: the announcement was the commitment). Held positions' requirements blend from the old terms to the
         /// new ones over the old config's `params_ramp_ms`; new positions face the new ones.
         #[ink(message, selector = 0x0400_000e)]
         pub fn apply_market_change(&mut self, market: MarketId) -> Result<()> {
@@ -242,14 +244,20 @@ mod engine {
                 .announced_changes
                 .get(market)
                 .ok_or(EngineError::Risk(RiskError::NoChangeAnnounced))?;
-            let mut state = s.market_state(market)?;
+            // Observed first, so that the old side of the blend starts from the volatility
+            // terms of now, not of the last stored state.
+            let mut loaded = s.load_markets(&[market])?;
+            let ctx = loaded
+                .markets
+                .first_mut()
+                .ok_or(EngineError::UnknownMarket)?;
             let now = now_ms();
             let ramp_ms = listing.config.ramps.params_ramp_ms;
-            let (config, oracle) = governance::apply(&listing.config, &mut state, change, now)?;
+            let (config, oracle) = governance::apply(&listing.config, &mut ctx.state, change, now)?;
             listing.config = config;
             listing.oracle = oracle;
             s.listings.insert(market, &listing);
-            s.market_states.insert(market, &state);
+            s.store_markets(&loaded, &[market]);
             s.announced_changes.remove(market);
             emit(MarketChangeApplied {
                 market,

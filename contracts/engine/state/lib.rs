@@ -243,11 +243,13 @@ impl EngineState {
     }
 
     /// When an appointment to `market` made now takes effect: after the market's announcement
-    /// delay, or at once while no position is open there (a new venue's funding and a new
-    /// feeder's prices and depth then reach nobody's position).
+    /// delay, or at once while nobody holds a position or an options book there (a new
+    /// venue's funding and a new feeder's prices and depth then reach no position; depth
+    /// reported then does start the depth later positions meet).
     pub fn appointment_starts_ms(&self, market: MarketId) -> Result<u64> {
         let now = now_ms();
-        if self.market_state(market)?.open_interest == 0 {
+        let state = self.market_state(market)?;
+        if state.open_interest == 0 && state.options_books == 0 {
             return Ok(now);
         }
         let delay = self.listing(market)?.config.ramps.change_delay_ms;

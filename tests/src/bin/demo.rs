@@ -58,7 +58,7 @@ fn main() {
         .filter(|c| c.timestamp_ms < from_ms && c.timestamp_ms + 14 * 86_400_000 >= from_ms)
         .collect();
     println!("# Ballast demo: {} hourly candles from {file}, {from} .. {to} (after {} hours of warm-up prices)", candles.len(), warmup.len());
-    println!("Deploying token and engine in the drink sandbox; 14 traders, a venue, a keeper, 3 feeders.\n");
+    println!("Deploying token and engine in the drink sandbox; 14 traders, a venue, a keeper, 4 feeders (one of them out in each round).\n");
 
     let mut h = Harness::new(
         warmup
