@@ -233,39 +233,6 @@ mod engine {
             Ok(())
         }
 
-        /// Applies an announced change once its delay has passed and within 7 days of it
-        /// (anyone: the announcement was the commitment). Held positions' requirements blend from the old terms to the
-        /// new ones over the old config's `params_ramp_ms`; new positions face the new ones.
-        #[ink(message, selector = 0x0400_000e)]
-        pub fn apply_market_change(&mut self, market: MarketId) -> Result<()> {
-            let s = &mut self.state;
-            let mut listing = s.listing(market)?;
-            let change = s
-                .announced_changes
-                .get(market)
-                .ok_or(EngineError::Risk(RiskError::NoChangeAnnounced))?;
-            // Observed first, so that the old side of the blend starts from the volatility
-            // terms of now, not of the last stored state.
-            let mut loaded = s.load_markets(&[market])?;
-            let ctx = loaded
-                .markets
-                .first_mut()
-                .ok_or(EngineError::UnknownMarket)?;
-            let now = now_ms();
-            let ramp_ms = listing.config.ramps.params_ramp_ms;
-            let (config, oracle) = governance::apply(&listing.config, &mut ctx.state, change, now)?;
-            listing.config = config;
-            listing.oracle = oracle;
-            s.listings.insert(market, &listing);
-            s.store_markets(&loaded, &[market]);
-            s.announced_changes.remove(market);
-            emit(MarketChangeApplied {
-                market,
-                ramp_complete_ms: now.saturating_add(ramp_ms),
-            });
-            Ok(())
-        }
-
         /// Cancels an announced change (owner or guardian).
         #[ink(message, selector = 0x0400_000f)]
         pub fn cancel_market_change(&mut self, market: MarketId) -> Result<()> {
