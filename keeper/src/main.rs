@@ -116,8 +116,8 @@ enum AdminCall {
         #[arg(long)]
         slot: u8,
     },
-    /// Authorize a venue in a market (at once while nobody holds a position there, else after
-    /// the market's announcement delay).
+    /// Authorize a venue in a market (`authorize_venue`: at once while nobody holds a position or
+    /// an options book there, else after the market's announcement delay).
     SetVenue {
         #[arg(long)]
         market: MarketId,

@@ -36,7 +36,7 @@
 //! The terms apply while governance has them `On` and a depth is in use. Once one is, fewer
 //! than `min_reporters` fresh reports stop new risk (`DepthStale`) but keep the charges.
 //!
-//! Bounds (tested as properties in `risk/tests/limits.rs`):
+//! Bounds (tested as properties in `risk/tests/manipulation.rs`):
 //! - One reporter alone sets nothing: `min_reporters >= 3`, and the lower median over three or
 //!   more distinct reporters lies within the range of the others' values whatever the one
 //!   reports, as often as it likes. (Identities are the market's venues and feeders, which the

@@ -602,3 +602,94 @@ fn a_report_for_another_market_cannot_replace_or_empty_a_book() {
         (true, 0)
     );
 }
+
+/// The validation floors the bounds rely on: three distinct depth reporters at least, and a
+/// governance delay and ramp of an hour at least; each refused with its rule.
+#[test]
+fn the_floors_the_bounds_rely_on_are_validated() {
+    use ballast_risk::ConfigRule;
+    let mut two_reporters = config();
+    two_reporters.liquidity.min_reporters = 2;
+    assert_eq!(
+        two_reporters.validate(),
+        Err(RiskError::InvalidConfig(ConfigRule::Depth))
+    );
+    let mut quick = config();
+    quick.ramps.change_delay_ms = HOUR - 1;
+    assert_eq!(
+        quick.validate(),
+        Err(RiskError::InvalidConfig(ConfigRule::Ramps))
+    );
+    let mut quick = config();
+    quick.ramps.params_ramp_ms = HOUR - 1;
+    assert_eq!(
+        quick.validate(),
+        Err(RiskError::InvalidConfig(ConfigRule::Ramps))
+    );
+    assert_eq!(config().validate(), Ok(()));
+}
+
+/// An announced change applies from its delay's end until 7 days after it, not a millisecond
+/// later (`ChangeExpired`, nothing changed); a new announcement may then replace it.
+#[test]
+fn an_announcement_nobody_applies_lapses_after_seven_days() {
+    let ctx = market();
+    let change = governance::announce(
+        &ctx.config,
+        &ctx.state,
+        None,
+        config(),
+        OracleConfig::default(),
+        NOW,
+    )
+    .unwrap();
+    let last = change.effective_ms + governance::APPLY_WINDOW_MS;
+    assert_eq!(last, NOW + 24 * HOUR + 7 * DAY);
+    let mut state = ctx.state.clone();
+    assert_eq!(
+        governance::apply(&ctx.config, &mut state, change.clone(), last + 1).err(),
+        Some(RiskError::ChangeExpired)
+    );
+    assert_eq!(state, ctx.state);
+    assert!(governance::apply(&ctx.config, &mut state, change.clone(), last).is_ok());
+    // Once lapsed it no longer blocks the next announcement.
+    assert!(governance::announce(
+        &ctx.config,
+        &ctx.state,
+        Some(&change),
+        config(),
+        OracleConfig::default(),
+        last + 1
+    )
+    .is_ok());
+    assert_eq!(
+        governance::announce(
+            &ctx.config,
+            &ctx.state,
+            Some(&change),
+            config(),
+            OracleConfig::default(),
+            last
+        )
+        .err(),
+        Some(RiskError::ChangePending)
+    );
+}
+
+/// Stale depth (fewer than three fresh reporters) stops new risk but keeps the charges held
+/// positions carry: their maintenance requirement is the same as with fresh reports.
+#[test]
+fn stale_depth_keeps_the_charges_of_held_positions() {
+    let mut ctx = market();
+    for r in 0..3 {
+        report(&mut ctx, r, book(500_000), NOW).unwrap();
+    }
+    let (long, _) = open_long(&mut ctx, 20, 4);
+    let fresh = maintenance(&long, &ctx);
+    let mut no_depth = ctx.clone();
+    no_depth.state.depth = Default::default();
+    assert!(fresh > maintenance(&long, &no_depth), "a charge is held");
+    ctx.now_ms = NOW + 2 * HOUR;
+    assert!(ctx.state.depth.stale(&ctx.config.liquidity, ctx.now_ms));
+    assert_eq!(maintenance(&long, &ctx), fresh);
+}
