@@ -693,3 +693,64 @@ fn stale_depth_keeps_the_charges_of_held_positions() {
     assert!(ctx.state.depth.stale(&ctx.config.liquidity, ctx.now_ms));
     assert_eq!(maintenance(&long, &ctx), fresh);
 }
+
+/// While a change that tightens the options explanation test blends in, a re-mark the old
+/// configuration explains stays trusted (no jump to the fallback charge); once the change has
+/// blended in, the new test applies.
+#[test]
+fn during_a_blend_a_report_either_configuration_explains_is_trusted() {
+    let mut ctx = market();
+    let (mut long, _) = open_long(&mut ctx, 1, 2);
+    report_book(&mut ctx, &mut long);
+    let mut strict = config();
+    strict.options.explain_tolerance = Fixed::ZERO;
+    strict.options.explain_floor = 0;
+    let change = governance::announce(
+        &ctx.config,
+        &ctx.state,
+        None,
+        strict,
+        OracleConfig::default(),
+        NOW,
+    )
+    .unwrap();
+    let at = change.effective_ms;
+    let ramp_ms = ctx.config.ramps.params_ramp_ms;
+    let (cfg, _) = governance::apply(&ctx.config, &mut ctx.state, change, at).unwrap();
+    ctx.config = cfg;
+    // The same book, 5 USD of P&L the Greeks do not predict: inside the old floor (10 USD),
+    // outside the new test (no tolerance at all).
+    let remark = |ctx: &mut MarketCtx, account: &mut Account, now: u64| {
+        ctx.now_ms = now;
+        let report = OptionsReport {
+            market: BTC,
+            buckets: vec![ExpiryGreeks {
+                expiry_ms: now + 30 * DAY,
+                delta: 0,
+                gamma: -20_000 * USD,
+                vega: -2_000 * USD,
+                implied_vol: fx("0.6"),
+            }],
+            venue_initial: 0,
+            venue_maintenance: 0,
+            mark_value: 0,
+            pnl: 5 * USD,
+            timestamp_ms: now,
+            trade: false,
+        };
+        let mut m = vec![ctx.clone()];
+        apply_options_report(account, &mut m, report, &mut 0).unwrap();
+        *ctx = m.remove(0);
+        account.options.as_ref().map(|b| b.trusted)
+    };
+    assert_eq!(
+        remark(&mut ctx, &mut long, at + HOUR),
+        Some(true),
+        "during the blend"
+    );
+    assert_eq!(
+        remark(&mut ctx, &mut long, at + ramp_ms + HOUR),
+        Some(false),
+        "once blended in"
+    );
+}

@@ -784,6 +784,39 @@ fn venues_are_authorized_per_market_with_a_delay_and_revoked_at_once() {
     );
 }
 
+/// A venue appointed where nobody holds a position but an account holds an options book
+/// waits the delay too: open interest counts perps only, the book is counted apart.
+#[test]
+fn an_options_book_alone_makes_a_new_venue_wait() {
+    let mut h = setup();
+    deposit(&mut h, &alice(), usd(10_000));
+    let now = h.now_ms;
+    let book = ballast_risk::OptionsReport {
+        market: MARKET,
+        buckets: vec![ballast_risk::ExpiryGreeks {
+            expiry_ms: now + 7 * 24 * HOUR,
+            delta: 0,
+            gamma: -iusd(1_000),
+            vega: -iusd(10),
+            implied_vol: ratio(5, 10),
+        }],
+        venue_initial: 0,
+        venue_maintenance: 0,
+        mark_value: 0,
+        pnl: 0,
+        timestamp_ms: now,
+        trade: true,
+    };
+    h.engine::<()>(&venue(), "report_options", (alice(), book))
+        .expect("the book is reported");
+    assert_eq!(risk(&mut h).open_interest, 0);
+    h.engine::<()>(&owner(), "authorize_venue", (MARKET, venue2()))
+        .unwrap();
+    let ev: Vec<VenueChanged> = h.engine_events();
+    assert_eq!(ev[0].active_from_ms, Some(now + 24 * HOUR));
+    assert!(!h.query::<bool>("is_venue", (MARKET, venue2())));
+}
+
 /// Custody: a venue fills an account only where the account approved it, per market, as taker
 /// and as maker (`VenueNotApproved`, nothing changed); revoking stops the venue at once, also
 /// during a halt; an account approves only for itself (its sub-accounts through their index);
