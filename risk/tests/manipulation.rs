@@ -423,14 +423,19 @@ fn gov() -> impl Strategy<Value = (Gov, u64)> {
 
 /// The venue re-reports the account's book at `now`: short 30-day gamma and vega, unchanged.
 fn report_book(ctx: &mut MarketCtx, account: &mut Account) {
-    let now = ctx.now_ms;
     if account
         .options
         .as_ref()
-        .is_some_and(|b| b.report.timestamp_ms >= now)
+        .is_some_and(|b| b.report.timestamp_ms >= ctx.now_ms)
     {
         return;
     }
+    report_book_with_pnl(ctx, account, 0);
+}
+
+/// The venue reports the account's book at `now` with `pnl` since the last report.
+fn report_book_with_pnl(ctx: &mut MarketCtx, account: &mut Account, pnl: i128) {
+    let now = ctx.now_ms;
     let report = OptionsReport {
         market: BTC,
         buckets: vec![ExpiryGreeks {
@@ -443,7 +448,7 @@ fn report_book(ctx: &mut MarketCtx, account: &mut Account) {
         venue_initial: 0,
         venue_maintenance: 0,
         mark_value: 0,
-        pnl: 0,
+        pnl,
         timestamp_ms: now,
         trade: false,
     };
@@ -722,25 +727,7 @@ fn during_a_blend_a_report_either_configuration_explains_is_trusted() {
     // outside the new test (no tolerance at all).
     let remark = |ctx: &mut MarketCtx, account: &mut Account, now: u64| {
         ctx.now_ms = now;
-        let report = OptionsReport {
-            market: BTC,
-            buckets: vec![ExpiryGreeks {
-                expiry_ms: now + 30 * DAY,
-                delta: 0,
-                gamma: -20_000 * USD,
-                vega: -2_000 * USD,
-                implied_vol: fx("0.6"),
-            }],
-            venue_initial: 0,
-            venue_maintenance: 0,
-            mark_value: 0,
-            pnl: 5 * USD,
-            timestamp_ms: now,
-            trade: false,
-        };
-        let mut m = vec![ctx.clone()];
-        apply_options_report(account, &mut m, report, &mut 0).unwrap();
-        *ctx = m.remove(0);
+        report_book_with_pnl(ctx, account, 5 * USD);
         account.options.as_ref().map(|b| b.trusted)
     };
     assert_eq!(
