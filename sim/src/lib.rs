@@ -3,6 +3,7 @@
 //! in which forced selling moves the price, under a static exchange-style baseline and under
 //! Ballast, optionally with a population of option writers. See `README.md` ("Cascade simulator") for the model, the figures and the plots.
 
+pub mod ccp;
 pub mod market;
 pub mod options;
 pub mod plot;
@@ -10,3 +11,5 @@ pub mod population;
 pub mod protocol;
 pub mod report;
 pub mod run;
+pub mod scenario;
+pub mod yardstick;

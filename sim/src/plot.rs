@@ -254,3 +254,55 @@ pub fn liquidations(results: &[RunResult], title: &str, path: &Path) -> PlotResu
     root.present()?;
     Ok(())
 }
+
+/// A named hourly series of the initial requirement, fraction of notional.
+pub struct MarginLine {
+    /// Model or protocol name.
+    pub name: String,
+    /// `(time ms, IM)` per hour.
+    pub points: Vec<(u64, f64)>,
+}
+
+/// IM over time, one line per model (the yardstick's series).
+pub fn margin(lines: &[MarginLine], title: &str, path: &Path) -> PlotResult {
+    let first = lines
+        .iter()
+        .flat_map(|l| l.points.first())
+        .map(|p| p.0)
+        .min()
+        .unwrap_or(0);
+    let last = lines
+        .iter()
+        .flat_map(|l| l.points.last())
+        .map(|p| p.0.saturating_sub(first) as f64 / 3_600_000.0)
+        .fold(1.0, f64::max);
+    let (_, hi) = bounds(
+        lines
+            .iter()
+            .flat_map(|l| l.points.iter().map(|p| p.1 * 100.0)),
+    );
+    let root = SVGBackend::new(path, (1200, 500)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = chart(
+        &root,
+        Some(title),
+        (first, last),
+        0.0..hi,
+        "initial margin, % of notional",
+        None,
+    )?;
+    for (k, line) in lines.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        let points = line
+            .points
+            .iter()
+            .map(|(at, im)| (at.saturating_sub(first) as f64 / 3_600_000.0, im * 100.0));
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(1)))?
+            .label(line.name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+    root.present()?;
+    Ok(())
+}

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::run::{Metrics, RunResult};
+use crate::yardstick::Judgement;
 
 /// The keys of the JSON object per protocol, in order, with their values.
 fn fields(m: &Metrics) -> Vec<(String, f64)> {
@@ -31,7 +32,14 @@ fn fields(m: &Metrics) -> Vec<(String, f64)> {
         ("liquidity_charge", m.liquidity_charge),
         ("impact_capped", m.impact_capped as f64),
         ("oi_growth_capped", m.oi_growth_capped as f64),
+        ("bankrupt_liquidations", m.bankrupt_liquidations as f64),
+        ("gap_coverage", gap_coverage(m)),
+        ("bad_debt_p95", m.bad_debt_p95),
+        ("liquidated_notional_p95", m.liquidated_notional_p95),
+        ("capacity_deferred", m.capacity_deferred as f64),
+        ("min_depth_fraction", m.min_depth_fraction),
     ];
+    fields.extend(judgement_fields(&m.yardstick));
     // The option writers' figures, only in runs with writers.
     if m.writers > 0 {
         fields.extend([
@@ -71,6 +79,56 @@ fn fields(m: &Metrics) -> Vec<(String, f64)> {
     fields
 }
 
+/// Liquidations that ended in bankruptcy over positions liquidated.
+pub fn gap_coverage(m: &Metrics) -> f64 {
+    if m.liquidations == 0 {
+        0.0
+    } else {
+        m.bankrupt_liquidations as f64 / m.liquidations as f64
+    }
+}
+
+/// The yardstick's figures as JSON keys (zones and p-values follow from the counts).
+fn judgement_fields(j: &Judgement) -> Vec<(&'static str, f64)> {
+    vec![
+        ("backtest_windows", j.windows),
+        ("breaches_exogenous_long", j.exogenous_long_breaches),
+        ("breaches_exogenous_short", j.exogenous_short_breaches),
+        ("breaches_simulated_long", j.simulated_long_breaches),
+        ("breaches_simulated_short", j.simulated_short_breaches),
+        ("worst_loss_to_margin", j.worst_loss_to_margin),
+        ("peak_to_trough", j.peak_to_trough),
+        ("largest_day_rise", j.largest_day_rise),
+        ("largest_month_rise", j.largest_month_rise),
+        ("closed_hours", j.closed_hours),
+        ("median_leverage", j.median_leverage),
+        ("mean_initial_fraction", j.mean_initial),
+        ("cap_liquidation_calm", j.cap_liquidation_calm),
+        ("cap_liquidation_stressed", j.cap_liquidation_stressed),
+    ]
+}
+
+/// The zones and Kupiec p-values of a judgement's four counts, as JSON members.
+fn zone_members(j: &Judgement) -> String {
+    let mut out = String::new();
+    for (name, breaches) in [
+        ("exogenous_long", j.exogenous_long_breaches),
+        ("exogenous_short", j.exogenous_short_breaches),
+        ("simulated_long", j.simulated_long_breaches),
+        ("simulated_short", j.simulated_short_breaches),
+    ] {
+        if breaches.is_finite() {
+            let _ = write!(
+                out,
+                ",\"zone_{name}\":\"{}\",\"kupiec_p_{name}\":{}",
+                j.zone(breaches).name(),
+                number(j.kupiec_p(breaches))
+            );
+        }
+    }
+    out
+}
+
 fn number(x: f64) -> String {
     if x.is_finite() {
         let s = format!("{x:.6}");
@@ -85,8 +143,9 @@ fn number(x: f64) -> String {
     }
 }
 
-/// One JSON object: `{"baseline": {...}, "ballast": {...}, ...}`.
-pub fn json(results: &[RunResult]) -> String {
+/// One JSON object: `{"baseline": {...}, "ballast": {...}, ..., "ccp_ewma_t4": {...}, ...}`
+/// (the comparators carry the yardstick's figures only).
+pub fn json(results: &[RunResult], comparators: &[(&str, Judgement)]) -> String {
     let mut out = String::from("{");
     for (i, r) in results.iter().enumerate() {
         if i > 0 {
@@ -99,9 +158,80 @@ pub fn json(results: &[RunResult]) -> String {
             }
             let _ = write!(out, "\"{key}\":{}", number(value));
         }
+        out.push_str(&zone_members(&r.metrics.yardstick));
         let _ = write!(out, ",\"conserved\":{}}}", r.metrics.conserved);
     }
+    for (name, j) in comparators {
+        let _ = write!(out, ",\"{name}\":{{\"path\":\"exogenous\"");
+        for (key, value) in judgement_fields(j) {
+            let _ = write!(out, ",\"{key}\":{}", number(value));
+        }
+        out.push_str(&zone_members(j));
+        out.push('}');
+    }
     out.push('}');
+    out
+}
+
+/// The clearing houses' table: one row per protocol run and per comparator (judged on the
+/// exogenous path only, no liquidation figures).
+pub fn yardstick_markdown(results: &[RunResult], comparators: &[(&str, Judgement)]) -> String {
+    let mut out = String::from(
+        "| model | windows | breaches exo L/S | sim L/S | worst zone | Kupiec p (min) | worst loss/IM | gap coverage | P2T* | 1 d | 30 d | closed h | median lev | mean IM vs baseline | cap liq 8 h stressed/calm | bad debt p95 | liquidated p95 |\n| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+    );
+    let baseline = results
+        .iter()
+        .find(|r| r.protocol == crate::protocol::Protocol::Baseline)
+        .map(|r| r.metrics.yardstick.mean_initial);
+    let rows = results
+        .iter()
+        .map(|r| (r.protocol.name(), r.metrics.yardstick, Some(&r.metrics)))
+        .chain(comparators.iter().map(|(n, j)| (*n, *j, None)));
+    for (name, j, run) in rows {
+        let kupiec = [
+            j.exogenous_long_breaches,
+            j.exogenous_short_breaches,
+            j.simulated_long_breaches,
+            j.simulated_short_breaches,
+        ]
+        .into_iter()
+        .filter(|b| b.is_finite())
+        .map(|b| j.kupiec_p(b))
+        .fold(1.0f64, f64::min);
+        let sim = if j.simulated_long_breaches.is_finite() {
+            format!(
+                "{:.1} / {:.1}",
+                j.simulated_long_breaches, j.simulated_short_breaches
+            )
+        } else {
+            "exogenous only".into()
+        };
+        let relative = baseline.map_or("n/a".into(), |b| format!("{:.3}", j.mean_initial / b));
+        let (gap, debt, lar) = match run {
+            Some(m) => (
+                format!("{:.2}%", gap_coverage(m) * 100.0),
+                format!("{:.0}", m.bad_debt_p95),
+                format!("{:.1}M", m.liquidated_notional_p95 / 1e6),
+            ),
+            None => ("".into(), "".into(), "".into()),
+        };
+        let _ = writeln!(
+            out,
+            "| {name} | {:.0} | {:.1} / {:.1} | {sim} | {} | {kupiec:.3} | {:.2} | {gap} | {:.2} | {:.2} | {:.2} | {:.0} | {:.1}x | {relative} | {:.3} / {:.3} | {debt} | {lar} |",
+            j.windows,
+            j.exogenous_long_breaches,
+            j.exogenous_short_breaches,
+            j.worst_zone().name(),
+            j.worst_loss_to_margin,
+            j.peak_to_trough,
+            j.largest_day_rise,
+            j.largest_month_rise,
+            j.closed_hours,
+            j.median_leverage,
+            j.cap_liquidation_stressed,
+            j.cap_liquidation_calm,
+        );
+    }
     out
 }
 

@@ -37,10 +37,11 @@ use ballast_risk::ops::{BankruptcyOutcome, Fill};
 use ballast_risk::{max_position, report_depth, MarketCtx, MarketState, Prices, RiskError};
 use indicatif::ProgressBar;
 
-use crate::market::{Impact, Tick};
+use crate::market::{DepthCollapse, DepthModel, DepthParams, Impact, Tick};
 use crate::options::{WriterParams, HOUR};
 use crate::population::{draw_profiles, Clock, Demand, PopulationParams, Profile};
 use crate::protocol::Protocol;
+use crate::yardstick::{percentile, Judgement, Series};
 
 mod writers;
 use writers::Writer;
@@ -92,6 +93,47 @@ pub struct SimParams {
     pub option_writers: f64,
     /// What the option writers do.
     pub writer: WriterParams,
+    /// Whether the book thins in stress (see [`crate::market`]).
+    pub depth_collapse: DepthCollapse,
+    /// The depth model's parameters.
+    pub depth_model: DepthParams,
+    /// How many liquidation calls the chain takes per block.
+    pub capacity: LiquidationCapacity,
+}
+
+/// Block space for liquidation calls: a cascade waits for it as it would on chain. The price
+/// is fixed within a tick, so the calls of one tick are spread over its blocks at that price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiquidationCapacity {
+    /// Liquidation calls that fit one block.
+    pub calls_per_block: u64,
+    /// Block time, ms.
+    pub block_ms: u64,
+}
+
+impl LiquidationCapacity {
+    /// substrate-contracts-node: 202 one-position liquidations in 75% of a 2e12 ref_time block
+    /// (`scripts/bench.sh`), 6-second blocks.
+    pub const CONTRACTS_NODE: LiquidationCapacity = LiquidationCapacity {
+        calls_per_block: 202,
+        block_ms: 6_000,
+    };
+    /// A parachain at a 5 MiB proof budget: 40 per 6-second block (`scripts/bench.sh`).
+    pub const PARACHAIN: LiquidationCapacity = LiquidationCapacity {
+        calls_per_block: 40,
+        block_ms: 6_000,
+    };
+    /// No limit.
+    pub const UNLIMITED: LiquidationCapacity = LiquidationCapacity {
+        calls_per_block: u64::MAX / 4,
+        block_ms: 1,
+    };
+
+    /// Calls that fit in `dt_ms` (at least one block's).
+    pub fn calls_in(&self, dt_ms: u64) -> u64 {
+        let blocks = (dt_ms / self.block_ms.max(1)).max(1);
+        self.calls_per_block.saturating_mul(blocks)
+    }
 }
 
 impl Default for SimParams {
@@ -107,6 +149,9 @@ impl Default for SimParams {
             check_prefilter: false,
             option_writers: 0.0,
             writer: WriterParams::default(),
+            depth_collapse: DepthCollapse::Off,
+            depth_model: DepthParams::default(),
+            capacity: LiquidationCapacity::CONTRACTS_NODE,
         }
     }
 }
@@ -162,6 +207,15 @@ pub struct Sample {
     pub insurance: f64,
     /// Forecast volatility, annualized.
     pub forecast_vol: f64,
+    /// Initial requirement of a new position of the reference notional, fraction of notional
+    /// (also while opening is refused: what the model asks).
+    pub initial_fraction: f64,
+    /// Maintenance requirement of that position, fraction of notional.
+    pub maintenance_fraction: f64,
+    /// Lowest exogenous price since the previous sample.
+    pub exogenous_low: f64,
+    /// Highest exogenous price since the previous sample.
+    pub exogenous_high: f64,
 }
 
 /// What a run measured. Amounts in quote whole units, ratios as plain numbers.
@@ -256,6 +310,19 @@ pub struct Metrics {
     pub refused_hedges: u64,
     /// 90th percentile over writers of each writer's peak short cash gamma / equity (hourly).
     pub peak_short_gamma_over_equity: f64,
+    /// Liquidated positions whose liquidation ended in bankruptcy (gap coverage is this over
+    /// `liquidations`).
+    pub bankrupt_liquidations: u64,
+    /// Liquidation calls that waited for block space (the capacity limit bound).
+    pub capacity_deferred: u64,
+    /// Least depth left over the run, fraction of normal depth (1 without the collapse).
+    pub min_depth_fraction: f64,
+    /// The clearing houses' yardstick on the run's hourly initial requirement.
+    pub yardstick: Judgement,
+    /// 95th percentile over seeds of the bad debt (Gauntlet's VaR); a single run's own.
+    pub bad_debt_p95: f64,
+    /// 95th percentile over seeds of the liquidated notional (Gauntlet's LaR).
+    pub liquidated_notional_p95: f64,
     /// Value conserved to the unit at the end (ledger total equals net deposits).
     pub conserved: bool,
     /// Ticks simulated in the trading window.
@@ -263,9 +330,14 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Mean of each figure over several runs (seeds); `conserved` only if every run conserved.
+    /// Mean of each figure over several runs (seeds), the 95th percentiles of bad debt and
+    /// liquidated notional over them; `conserved` only if every run conserved.
     pub fn mean(runs: &[Metrics]) -> Metrics {
         let n = runs.len().max(1) as f64;
+        let p95 = |get: fn(&Metrics) -> f64| {
+            let mut values: Vec<f64> = runs.iter().map(get).collect();
+            percentile(&mut values, 0.95)
+        };
         let avg = |get: &dyn Fn(&Metrics) -> f64| runs.iter().map(get).sum::<f64>() / n;
         let count = |get: &dyn Fn(&Metrics) -> u64| (avg(&|m| get(m) as f64)).round() as u64;
         Metrics {
@@ -309,6 +381,12 @@ impl Metrics {
             distrusted_reports: count(&|m| m.distrusted_reports),
             refused_hedges: count(&|m| m.refused_hedges),
             peak_short_gamma_over_equity: avg(&|m| m.peak_short_gamma_over_equity),
+            bankrupt_liquidations: count(&|m| m.bankrupt_liquidations),
+            capacity_deferred: count(&|m| m.capacity_deferred),
+            min_depth_fraction: avg(&|m| m.min_depth_fraction),
+            yardstick: Judgement::mean(&runs.iter().map(|m| m.yardstick).collect::<Vec<_>>()),
+            bad_debt_p95: p95(|m| m.bad_debt),
+            liquidated_notional_p95: p95(|m| m.liquidated_notional),
             conserved: runs.iter().all(|m| m.conserved),
             ticks: runs.first().map_or(0, |m| m.ticks),
         }
@@ -612,6 +690,8 @@ struct Run<'a> {
     writers: Vec<Writer>,
     /// Next hour at which the writers report, sell, settle and hedge.
     writer_hour_ms: u64,
+    /// Liquidation calls left in this tick's blocks.
+    capacity_left: u64,
 }
 
 impl Run<'_> {
@@ -890,6 +970,11 @@ impl Run<'_> {
             LIQUIDATOR_OF_SHORTS
         };
         loop {
+            if self.capacity_left == 0 {
+                self.metrics.capacity_deferred += 1;
+                break;
+            }
+            self.capacity_left -= 1;
             match self.ledger.liquidate(id, liquidator, MARKET) {
                 Ok(outcome) => {
                     let long = self.traders[i].profile.long;
@@ -903,6 +988,7 @@ impl Run<'_> {
                     }
                     if let Some(b) = outcome.bankruptcy {
                         self.record_bankruptcy(&b);
+                        self.metrics.bankrupt_liquidations += 1;
                     }
                 }
                 Err(RiskError::LiquidationThrottled) => {
@@ -969,11 +1055,7 @@ fn max_drawdown(prices: impl Iterator<Item = f64>) -> f64 {
 }
 
 fn quantile(values: &[f64], q: f64) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    v.get(((v.len() as f64 - 1.0) * q).round() as usize)
-        .copied()
-        .unwrap_or(0.0)
+    percentile(&mut values.to_vec(), q)
 }
 
 /// Runs `protocol` over `ticks`; trading (and measuring) starts at `trade_from_ms`, the ticks
@@ -1074,22 +1156,26 @@ pub fn run(
         makers,
         writers,
         writer_hour_ms: trade_from_ms,
+        capacity_left: 0,
     };
     run.metrics.writers = run.writers.len() as u64;
-    let mut impact = Impact::new(
-        population_collateral * params.depth_ratio,
-        params.resilience_minutes * 60_000.0,
-    );
+    let normal_depth = population_collateral * params.depth_ratio;
+    let mut impact = Impact::new(normal_depth, params.resilience_minutes * 60_000.0);
+    let mut book = DepthModel::new(normal_depth, params.depth_collapse, params.depth_model);
+    run.metrics.min_depth_fraction = 1.0;
     let mut feed = FeedState::default();
     let reference = usd(params.reference_notional);
     let mut samples = Vec::new();
     let (mut vols, mut leverages) = (Vec::new(), Vec::new());
     let (mut exo_prices, mut sim_prices) = (Vec::new(), Vec::new());
     let (mut fund_peak, mut previous_ms) = (whole(fund), first_ms);
-    // Depth within 1% of mid as the venues report it: the impact model's depth, both sides.
-    let depth = usd(impact.depth);
+    // Depth within 1% of mid as the venues report it: the book's, both sides; a venue reports
+    // hourly and whenever the book moved by more than 10% since its last report.
+    let mut reported_depth = 0.0f64;
     let mut next_depth_report_ms = first_ms;
     let (mut charges, mut open_interest) = (Vec::new(), Vec::new());
+    let mut series = Series::default();
+    let (mut hour_low, mut hour_high) = (f64::INFINITY, 0.0f64);
 
     for (k, tick) in ticks.iter().enumerate() {
         if k % 4096 == 0 {
@@ -1098,7 +1184,13 @@ pub fn run(
             }
         }
         let now = tick.at_ms;
-        // The book refills, then last tick's forced flow hits it at full strength.
+        // The book thins (or refills) with the market's moves and last tick's forced flow.
+        impact.depth = book.observe(now, tick.price, run.flow);
+        if now >= trade_from_ms {
+            run.metrics.min_depth_fraction = run.metrics.min_depth_fraction.min(book.fraction);
+        }
+        run.capacity_left = params.capacity.calls_in(now.saturating_sub(previous_ms));
+        // The price impact decays, then last tick's forced flow hits the book at full strength.
         impact.decay(now.saturating_sub(previous_ms));
         impact.trade(run.flow);
         run.flow = 0.0;
@@ -1117,6 +1209,8 @@ pub fn run(
             }
         }
         let trading = now >= trade_from_ms;
+        hour_low = hour_low.min(tick.price);
+        hour_high = hour_high.max(tick.price);
         {
             let ctx = &mut run.ledger.markets[0];
             let obs = observe(&feed, &oracle_config, &ctx.config, &mut ctx.state, now)
@@ -1126,7 +1220,10 @@ pub fn run(
             if trading && matches!(obs.transition, Some(t) if t.to == BreakerState::ReduceOnly) {
                 run.metrics.breaker_trips += 1;
             }
-            if protocol.reports_depth() && now >= next_depth_report_ms {
+            let moved = (impact.depth - reported_depth).abs() > 0.1 * reported_depth;
+            if protocol.reports_depth() && (now >= next_depth_report_ms || moved) {
+                reported_depth = impact.depth;
+                let depth = usd(reported_depth);
                 // The venue and two feeders report the same book: the market needs three
                 // distinct reporters before any depth counts.
                 for reporter in 0..ctx.config.liquidity.min_reporters {
@@ -1140,6 +1237,9 @@ pub fn run(
             }
         }
         if !trading {
+            if now % 3_600_000 == 0 {
+                (hour_low, hour_high) = (f64::INFINITY, 0.0);
+            }
             continue;
         }
         run.step(now)?;
@@ -1174,7 +1274,25 @@ pub fn run(
         fund_peak = fund_peak.max(fund_now);
         run.metrics.insurance_drawdown = run.metrics.insurance_drawdown.max(fund_peak - fund_now);
         if now % 3_600_000 == 0 {
+            let req = position_requirements(run.ctx(), reference, true)
+                .map_err(risk("reference requirements"))?;
+            let (initial, maintenance) = (
+                req.initial as f64 / reference as f64,
+                req.maintenance as f64 / reference as f64,
+            );
+            series.initial.push(initial);
+            series.maintenance.push(maintenance);
+            series.open.push(opening);
+            series.forecast_vol.push(vol);
+            series.exogenous.push(tick.price);
+            series.exogenous_low.push(hour_low);
+            series.exogenous_high.push(hour_high);
+            series.simulated.push(simulated);
             samples.push(Sample {
+                initial_fraction: initial,
+                maintenance_fraction: maintenance,
+                exogenous_low: hour_low,
+                exogenous_high: hour_high,
                 at_ms: now,
                 exogenous: tick.price,
                 simulated,
@@ -1185,6 +1303,7 @@ pub fn run(
                 insurance: fund_now,
                 forecast_vol: vol,
             });
+            (hour_low, hour_high) = (f64::INFINITY, 0.0);
         }
     }
     if vols.is_empty() {
@@ -1235,6 +1354,9 @@ pub fn run(
             picked.iter().sum::<f64>() / picked.len() as f64
         }
     };
+    m.yardstick = Judgement::of(&series);
+    m.bad_debt_p95 = m.bad_debt;
+    m.liquidated_notional_p95 = m.liquidated_notional;
     m.calm_leverage = mean_where(&|v| v < median);
     m.stress_leverage = mean_where(&|v| v >= top_decile);
     Ok(RunResult {

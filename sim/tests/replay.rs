@@ -2,11 +2,11 @@
 //! (`data/btcusdt-1h-2022-10-01_2022-11-30.csv`), through the real oracle adapter and risk core.
 
 use ballast_oracle::candles::{parse_timestamp_ms, read_csv};
-use ballast_sim::market::{exogenous_path, Tick};
+use ballast_sim::market::{exogenous_path, DepthCollapse, Tick};
 use ballast_sim::options::WriterParams;
 use ballast_sim::protocol::Protocol;
 use ballast_sim::report;
-use ballast_sim::run::{run, RunResult, SimError, SimParams};
+use ballast_sim::run::{run, LiquidationCapacity, RunResult, SimError, SimParams};
 
 fn ticks(to: &str) -> Vec<Tick> {
     let file = concat!(
@@ -180,7 +180,7 @@ fn the_json_line_has_every_required_key() {
         .into_iter()
         .map(|protocol| sim(protocol, &p, "2022-11-07 00:00:00", "2022-11-06 00:00:00"))
         .collect();
-    let line = report::json(&results);
+    let line = report::json(&results, &[]);
     assert!(line.starts_with("{\"baseline\":{") && line.contains(",\"ballast\":{"));
     for key in [
         "bad_debt",
@@ -239,7 +239,7 @@ fn option_writer_runs_are_deterministic() {
     assert!(m.premiums > 0.0 && m.option_payouts > 0.0, "{m:?}");
     assert!(m.peak_short_gamma_over_equity > 0.0);
     // Their figures are in the JSON line only when there are writers.
-    let line = report::json(std::slice::from_ref(&a));
+    let line = report::json(std::slice::from_ref(&a), &[]);
     for key in [
         "options_bad_debt",
         "writer_pnl",
@@ -250,7 +250,7 @@ fn option_writer_runs_are_deterministic() {
     }
     assert!(line.contains("\"refused_growth_vega_budget\":"));
     let without = sim(Protocol::Ballast, &params(300), to, from);
-    assert!(!report::json(&[without]).contains("writer_pnl"));
+    assert!(!report::json(&[without], &[]).contains("writer_pnl"));
 }
 
 #[test]
@@ -343,4 +343,97 @@ fn depth_reports_change_the_liquidity_requirement_on_a_thin_market() {
     assert!(reported.metrics.liquidated_notional < unreported.metrics.liquidated_notional / 2.0);
     assert!(reported.metrics.conserved && unreported.metrics.conserved);
     assert_eq!(reported.metrics.failed_closes, 0);
+}
+
+#[test]
+fn liquidations_wait_for_block_space_when_the_chain_is_full() {
+    // One liquidation call per 5-minute tick: the FTX crash needs more, so calls wait (and
+    // bankrupt accounts are still resolved by the engine's rules when their turn comes).
+    let scarce = SimParams {
+        capacity: LiquidationCapacity {
+            calls_per_block: 1,
+            block_ms: 300_000,
+        },
+        ..params(300)
+    };
+    let (to, from) = ("2022-11-12 00:00:00", "2022-11-05 00:00:00");
+    let full = sim(Protocol::Baseline, &scarce, to, from).metrics;
+    let free = sim(
+        Protocol::Baseline,
+        &SimParams {
+            capacity: LiquidationCapacity::UNLIMITED,
+            ..params(300)
+        },
+        to,
+        from,
+    )
+    .metrics;
+    assert_eq!(free.capacity_deferred, 0);
+    assert!(full.capacity_deferred > 0, "{full:?}");
+    // At most one call a tick.
+    assert!(full.liquidation_calls <= full.ticks as u64);
+    assert!(full.bad_debt > free.bad_debt, "{full:?}\n{free:?}");
+    for m in [&full, &free] {
+        assert!(m.conserved);
+        assert_eq!(m.unresolved_deficits, 0);
+    }
+    // The default, contracts-node's 202 calls per 6-second block, never binds here.
+    let node = sim(Protocol::Baseline, &params(300), to, from).metrics;
+    assert_eq!(node.capacity_deferred, 0);
+    assert_eq!(node.bad_debt, free.bad_debt);
+}
+
+#[test]
+fn a_collapsing_book_thins_in_the_crash_and_the_engine_hears_of_it() {
+    let (to, from) = ("2022-11-12 00:00:00", "2022-11-05 00:00:00");
+    let constant = sim(Protocol::Ballast, &params(300), to, from).metrics;
+    let collapsing = SimParams {
+        depth_collapse: DepthCollapse::On,
+        ..params(300)
+    };
+    let thin = sim(Protocol::Ballast, &collapsing, to, from).metrics;
+    assert_eq!(constant.min_depth_fraction, 1.0);
+    assert!(thin.min_depth_fraction < 0.5, "{thin:?}");
+    // The venue reports the thinner book through report_depth: the engine's liquidity charge
+    // on the traders' positions rises.
+    assert!(
+        thin.liquidity_charge > constant.liquidity_charge,
+        "{} vs {}",
+        thin.liquidity_charge,
+        constant.liquidity_charge
+    );
+    // The same forced flow meets less depth: the simulated price moves more.
+    assert!(thin.amplification > constant.amplification);
+    assert!(thin.conserved && thin.unresolved_deficits == 0);
+}
+
+#[test]
+fn every_run_carries_the_yardstick() {
+    let (to, from) = ("2022-11-20 00:00:00", "2022-11-01 00:00:00");
+    let base = sim(Protocol::Baseline, &params(100), to, from);
+    let ballast = sim(Protocol::Ballast, &params(100), to, from);
+    // 19 days of 8-hour windows (the last one needs its end inside the run).
+    for r in [&base, &ballast] {
+        assert_eq!(r.metrics.yardstick.windows, 56.0);
+        assert_eq!(r.samples.len(), 19 * 24);
+    }
+    // Static tiers: IM is 5% every hour, so no procyclicality at all.
+    let b = base.metrics.yardstick;
+    assert_eq!((b.peak_to_trough, b.largest_day_rise), (1.0, 1.0));
+    assert!((b.median_leverage - 20.0).abs() < 1e-9);
+    // Ballast's IM rises into the crash from its pre-crash level.
+    let j = ballast.metrics.yardstick;
+    assert!(j.peak_to_trough > 1.2, "{j:?}");
+    assert!(j.mean_initial > b.mean_initial);
+    let line = report::json(&[base, ballast], &[("ccp_ewma_t4", j)]);
+    for key in [
+        "peak_to_trough",
+        "breaches_exogenous_long",
+        "zone_simulated_short",
+        "gap_coverage",
+        "bad_debt_p95",
+    ] {
+        assert!(line.matches(&format!("\"{key}\":")).count() >= 2, "{key}");
+    }
+    assert!(line.contains("\"ccp_ewma_t4\":{\"path\":\"exogenous\""));
 }
