@@ -2,9 +2,17 @@
 # Cascade simulator (crate `sim`, binary `ballast-sim`).
 #
 #   scripts/sim.sh crashes [--update-docs]
-#       LUNA (2022-05) and FTX (2022-11) replays of the BTC file, 2,000 accounts, seeds 1..5,
-#       every protocol; Markdown tables, plots in target/sim/{luna,ftx}/ and one JSON line per
-#       crash. --update-docs copies the plots to docs/sim/ (the README shows them).
+#       LUNA (2022-05) and FTX (2022-11) replays of the BTC file, 2,000 accounts, seeds 1..20,
+#       every protocol, at constant depth and with the depth collapse; Markdown tables (the
+#       metrics and the clearing-house yardstick with its comparators), plots in
+#       target/sim/{luna,ftx}[-collapse]/ and one JSON line per run. --update-docs copies the
+#       constant-depth plots to docs/sim/ (the README shows them).
+#   scripts/sim.sh whole
+#       The whole BTC file (trading after a 90-day warm-up), seeds 1..5, every protocol.
+#   scripts/sim.sh scenarios
+#       Synthetic wicks out of a 40% calm regime (11% within one hour, recovering by its close
+#       or not), at constant depth and with the collapse, seeds 1..20; then the impulse test
+#       (volatility 50% -> 150% for 30 days -> 50%).
 #   scripts/sim.sh depth
 #       The same two crashes at depth ratios 1.0, 0.2 and 0.05 (baseline, Ballast, and Ballast
 #       without depth reports).
@@ -33,24 +41,46 @@ sim="${CARGO_TARGET_DIR:-target}/release/ballast-sim"
 mode=${1:-crashes}
 shift || true
 
-crash() { # name from to [args...]
+crash() { # name from to [args...]; seeds 1..5 unless SEEDS says otherwise
     local name=$1 from=$2 to=$3
     shift 3
-    "$sim" replay --data "$data" --from "$from" --to "$to" --seeds 5 --out "target/sim/$name" "$@"
+    "$sim" replay --data "$data" --from "$from" --to "$to" --out "target/sim/$name" \
+        --seeds "${SEEDS:-5}" "$@"
 }
 
 case "$mode" in
 crashes)
+    export SEEDS=20
     crash luna 2022-05-01 2022-06-01
     crash ftx 2022-11-01 2022-12-01
+    crash luna-collapse 2022-05-01 2022-06-01 --depth-collapse on
+    crash ftx-collapse 2022-11-01 2022-12-01 --depth-collapse on
     if [[ "${1:-}" == "--update-docs" ]]; then
         mkdir -p docs/sim
         for name in luna ftx; do
-            for plot in price leverage liquidations; do
+            for plot in price leverage liquidations margin; do
                 cp "target/sim/$name/$plot.svg" "docs/sim/$name-$plot.svg"
             done
         done
         echo "plots copied to docs/sim/"
+    fi
+    ;;
+whole)
+    "$sim" replay --data "$data" --seeds 5 --out target/sim/whole
+    if [[ "${1:-}" == "--update-docs" ]]; then
+        cp target/sim/whole/margin.svg docs/sim/whole-margin.svg
+    fi
+    ;;
+scenarios)
+    for recovery in close none; do
+        for collapse in off on; do
+            "$sim" scenario --recovery "$recovery" --depth-collapse "$collapse" --seeds 20 \
+                --no-plots --out "target/sim/wick-$recovery-$collapse"
+        done
+    done
+    "$sim" impulse --seeds 5 --protocols baseline,ballast --out target/sim/impulse
+    if [[ "${1:-}" == "--update-docs" ]]; then
+        cp target/sim/impulse/margin.svg docs/sim/impulse-margin.svg
     fi
     ;;
 depth)
@@ -85,7 +115,7 @@ replay)
     "$sim" replay "$@"
     ;;
 *)
-    echo "usage: scripts/sim.sh crashes [--update-docs] | depth | thin | options | scale | replay ARGS..." >&2
+    echo "usage: scripts/sim.sh crashes [--update-docs] | whole [--update-docs] | scenarios [--update-docs] | depth | thin | options | scale | replay ARGS..." >&2
     exit 2
     ;;
 esac

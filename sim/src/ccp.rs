@@ -15,10 +15,12 @@
 //!             S = the largest 30-day mean of r^2 seen so far (full windows only)
 //! ```
 //!
-//! IM(t) uses the returns up to the close of the hour before t (what is known at t). These
-//! recipes reproduce the reference table of `ccp-margin.md` on the BTC file to its rounding
-//! (unfloored: 16 / 32 breaches, P2T* 3.17, 1.58, 1.82, 20.6x for EWMA-t4; 13 / 21, 2.53, 1.36,
-//! 1.60, 17.8x with the buffer; the stressed row there uses the normal quantile).
+//! IM(t) uses the returns up to the close of the hour before t (what is known at t). These are
+//! the recipes of the reference table in `ccp-margin.md` (a Python replication reproduced its
+//! unfloored rows to their rounding; its stressed row uses the normal quantile, this one t4).
+//! The simulator's figures differ from that table: its windows and lags run on the simulator's
+//! hours (from the first trading hour, IM tested from the price at the hour), the floor is on
+//! from the start, and breaches are the most over the 8 phases of the windows.
 
 use ballast_oracle::candles::Candle;
 
@@ -190,7 +192,6 @@ mod tests {
         let (at, im, vol) = series[series.len() - 1];
         assert!((im - expected).abs() < 1e-4, "{im} vs {expected}");
         assert!((vol - 0.01 * 8_760f64.sqrt()).abs() < 1e-3);
-        // The value for the hour of candle k uses closes up to k - 1.
         assert_eq!(at, 2_000 * 3_600_000);
         // At constant volatility the buffer holds IM at 1.25 times the model; the floor binds
         // below it.
@@ -205,6 +206,41 @@ mod tests {
             &candles(&closes),
         );
         assert_eq!(floored[0].1, 0.5);
+    }
+
+    #[test]
+    fn im_for_an_hour_knows_the_closes_before_it_and_no_later_one() {
+        // Flat at 1% an hour, then one return of 20% into the close of candle 1,000: the IM of
+        // the hour of candle 1,001 (which starts at that close) is the first to see it.
+        let mut closes = vec![100.0];
+        for k in 0..2_000 {
+            let last = closes[closes.len() - 1];
+            let r: f64 = if k == 999 {
+                0.2
+            } else if k % 2 == 0 {
+                0.01
+            } else {
+                -0.01
+            };
+            closes.push(last * r.exp());
+        }
+        let series = margin_series(CcpModel::EwmaT4, &CcpParams::default(), &candles(&closes));
+        let at = |hour: u64| {
+            series
+                .iter()
+                .find(|p| p.0 == hour * 3_600_000)
+                .map(|p| p.1)
+                .unwrap()
+        };
+        assert!(
+            (at(1_000) / at(999) - 1.0).abs() < 1e-3,
+            "{} {}",
+            at(999),
+            at(1_000)
+        );
+        // One 20% hour against 1% ones adds (1 - lambda) * 0.04 to a variance of 1e-4: IM
+        // rises by about 42%.
+        assert!(at(1_001) > 1.4 * at(1_000), "{} {}", at(1_000), at(1_001));
     }
 
     #[test]

@@ -23,7 +23,11 @@
 //! ```
 //!
 //! The fast volatility must pass twice the slow before the book thins (calm noise moves
-//! nothing); an 11% fall within 15 minutes out of a 40% regime leaves about 5% of the book.
+//! nothing); an 11% fall within 15 minutes out of a 40% regime leaves about 5% of the book. The
+//! book does not thin before the model has seen one slow half-life (7 days) of prices. The
+//! volatility is the exogenous market's (the candles stand for the whole market); the forced
+//! flow is the population's own. Multi-day crashes thin the book less than a sudden move out
+//! of calm, because the slow estimate catches up during them.
 
 use ballast_oracle::candles::Candle;
 
@@ -135,6 +139,8 @@ pub struct DepthModel {
     fast: f64,
     slow: f64,
     last: Option<(u64, f64)>,
+    /// Time folded into the slow estimate so far, ms.
+    observed_ms: f64,
 }
 
 impl DepthModel {
@@ -148,6 +154,7 @@ impl DepthModel {
             fast: 0.0,
             slow: 0.0,
             last: None,
+            observed_ms: 0.0,
         }
     }
 
@@ -178,7 +185,10 @@ impl DepthModel {
             fold(&mut self.fast, self.params.fast_half_life_ms);
             fold(&mut self.slow, self.params.slow_half_life_ms);
         }
-        if self.collapse == DepthCollapse::Off {
+        self.observed_ms += dt;
+        // The slow estimate starts from one return: the book does not thin before it has seen
+        // one slow half-life of the market (a run's warm-up covers that).
+        if self.collapse == DepthCollapse::Off || self.observed_ms < self.params.slow_half_life_ms {
             return self.depth();
         }
         let ratio = if self.slow > 0.0 {

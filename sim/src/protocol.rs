@@ -41,14 +41,17 @@ pub enum Protocol {
     BallastNoDepth,
     /// Ballast with the options gamma and vega budgets at 1 (the largest valid value).
     BallastNoBudgets,
+    /// Ballast defaults with the liquidation throttle switched off (it never binds).
+    BallastNoThrottle,
 }
 
 impl Protocol {
     /// Every protocol, in report order.
-    pub const ALL: [Protocol; 7] = [
+    pub const ALL: [Protocol; 8] = [
         Protocol::Baseline,
         Protocol::Ballast,
         Protocol::BallastNoDepth,
+        Protocol::BallastNoThrottle,
         Protocol::MarginOnly,
         Protocol::BreakerOnly,
         Protocol::ThrottleOnly,
@@ -65,12 +68,16 @@ impl Protocol {
             Protocol::ThrottleOnly => "throttle_only",
             Protocol::BallastNoDepth => "ballast_no_depth",
             Protocol::BallastNoBudgets => "ballast_no_budgets",
+            Protocol::BallastNoThrottle => "ballast_no_throttle",
         }
     }
 
     /// Whether the market's depth is reported to the risk core (Ballast's liquidity terms).
     pub fn reports_depth(self) -> bool {
-        matches!(self, Protocol::Ballast | Protocol::BallastNoBudgets)
+        matches!(
+            self,
+            Protocol::Ballast | Protocol::BallastNoBudgets | Protocol::BallastNoThrottle
+        )
     }
 
     /// Parses a name from [`Protocol::name`].
@@ -89,6 +96,10 @@ impl Protocol {
                 c = ballast;
                 c.options.gamma_budget = Fixed::ONE;
                 c.options.vega_budget = Fixed::ONE;
+            }
+            Protocol::BallastNoThrottle => {
+                c = ballast;
+                switch_off_throttle(&mut c);
             }
             Protocol::MarginOnly => {
                 c.margin = ballast.margin;
@@ -115,8 +126,15 @@ pub fn static_tiers(decimals: Decimals) -> MarketConfig {
     c.ramps.params_ramp_ms = ballast_risk::config::MIN_GOVERNANCE_MS;
     c.breaker.trip_move = Fixed::from_int(1_000_000);
     c.breaker.calm_move = Fixed::from_int(999_999);
-    c.liquidation.throttle_notional = i128::MAX / 4;
+    switch_off_throttle(&mut c);
     c
+}
+
+/// A throttle that never binds: far above any notional without depth reports, and all of the
+/// open interest per window with them.
+fn switch_off_throttle(c: &mut MarketConfig) {
+    c.liquidation.throttle_notional = i128::MAX / 4;
+    c.liquidity.throttle_floor_oi_fraction = Fixed::ONE;
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ fn fields(m: &Metrics) -> Vec<(String, f64)> {
         ("bad_debt_p95", m.bad_debt_p95),
         ("liquidated_notional_p95", m.liquidated_notional_p95),
         ("capacity_deferred", m.capacity_deferred as f64),
+        ("peak_calls_per_tick", m.peak_calls_per_tick as f64),
         ("min_depth_fraction", m.min_depth_fraction),
     ];
     fields.extend(judgement_fields(&m.yardstick));
@@ -105,6 +106,7 @@ fn judgement_fields(j: &Judgement) -> Vec<(&'static str, f64)> {
         ("mean_initial_fraction", j.mean_initial),
         ("cap_liquidation_calm", j.cap_liquidation_calm),
         ("cap_liquidation_stressed", j.cap_liquidation_stressed),
+        ("closed_stressed_hours", j.closed_stressed_hours),
     ]
 }
 
@@ -177,7 +179,7 @@ pub fn json(results: &[RunResult], comparators: &[(&str, Judgement)]) -> String 
 /// exogenous path only, no liquidation figures).
 pub fn yardstick_markdown(results: &[RunResult], comparators: &[(&str, Judgement)]) -> String {
     let mut out = String::from(
-        "| model | windows | breaches exo L/S | sim L/S | worst zone | Kupiec p (min) | worst loss/IM | gap coverage | P2T* | 1 d | 30 d | closed h | median lev | mean IM vs baseline | cap liq 8 h stressed/calm | bad debt p95 | liquidated p95 |\n| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        "| model | windows | breaches exo L/S | sim L/S | worst zone | Kupiec p (min) | worst loss/IM | gap coverage | P2T* | 1 d | 30 d | closed h (stressed) | median lev | mean IM vs baseline | cap liq 8 h stressed/calm | bad debt p95 | liquidated p95 |\n| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
     let baseline = results
         .iter()
@@ -217,7 +219,7 @@ pub fn yardstick_markdown(results: &[RunResult], comparators: &[(&str, Judgement
         };
         let _ = writeln!(
             out,
-            "| {name} | {:.0} | {:.1} / {:.1} | {sim} | {} | {kupiec:.3} | {:.2} | {gap} | {:.2} | {:.2} | {:.2} | {:.0} | {:.1}x | {relative} | {:.3} / {:.3} | {debt} | {lar} |",
+            "| {name} | {:.0} | {:.1} / {:.1} | {sim} | {} | {kupiec:.3} | {:.2} | {gap} | {:.2} | {:.2} | {:.2} | {:.0} ({:.0}) | {:.1}x | {relative} | {:.3} / {:.3} | {debt} | {lar} |",
             j.windows,
             j.exogenous_long_breaches,
             j.exogenous_short_breaches,
@@ -227,6 +229,7 @@ pub fn yardstick_markdown(results: &[RunResult], comparators: &[(&str, Judgement
             j.largest_day_rise,
             j.largest_month_rise,
             j.closed_hours,
+            j.closed_stressed_hours,
             j.median_leverage,
             j.cap_liquidation_stressed,
             j.cap_liquidation_calm,

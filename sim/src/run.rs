@@ -99,6 +99,23 @@ pub struct SimParams {
     pub depth_model: DepthParams,
     /// How many liquidation calls the chain takes per block.
     pub capacity: LiquidationCapacity,
+    /// How the liquidators sell what they took over.
+    pub unwind: Unwind,
+}
+
+/// How the liquidators sell what they took over into the book. The takeover itself is
+/// immediate either way (the account is out of the position at the oracle price); only the
+/// liquidator's own selling is forced flow.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Unwind {
+    /// All of it in the tick it was taken over.
+    Immediate,
+    /// At most this fraction of the book's current depth (within 1%) per tick and side; the
+    /// rest waits in the liquidator's inventory.
+    Paced {
+        /// Fraction of depth per tick.
+        depth_fraction_per_tick: f64,
+    },
 }
 
 /// Block space for liquidation calls: a cascade waits for it as it would on chain. The price
@@ -129,9 +146,11 @@ impl LiquidationCapacity {
         block_ms: 1,
     };
 
-    /// Calls that fit in `dt_ms` (at least one block's).
-    pub fn calls_in(&self, dt_ms: u64) -> u64 {
-        let blocks = (dt_ms / self.block_ms.max(1)).max(1);
+    /// Calls that fit in the blocks produced in `(from_ms, to_ms]` (block boundaries at
+    /// multiples of the block time, so fractions of a block carry over between ticks).
+    pub fn calls_between(&self, from_ms: u64, to_ms: u64) -> u64 {
+        let block = self.block_ms.max(1);
+        let blocks = (to_ms / block).saturating_sub(from_ms / block);
         self.calls_per_block.saturating_mul(blocks)
     }
 }
@@ -152,6 +171,7 @@ impl Default for SimParams {
             depth_collapse: DepthCollapse::Off,
             depth_model: DepthParams::default(),
             capacity: LiquidationCapacity::CONTRACTS_NODE,
+            unwind: Unwind::Immediate,
         }
     }
 }
@@ -216,6 +236,10 @@ pub struct Sample {
     pub exogenous_low: f64,
     /// Highest exogenous price since the previous sample.
     pub exogenous_high: f64,
+    /// Annualized EWMA volatility of the exogenous path's hourly log returns (RiskMetrics'
+    /// 0.94 a day, over the warm-up too): the yardstick's common ranking of calm and stressed
+    /// hours.
+    pub exogenous_vol: f64,
 }
 
 /// What a run measured. Amounts in quote whole units, ratios as plain numbers.
@@ -313,8 +337,11 @@ pub struct Metrics {
     /// Liquidated positions whose liquidation ended in bankruptcy (gap coverage is this over
     /// `liquidations`).
     pub bankrupt_liquidations: u64,
-    /// Liquidation calls that waited for block space (the capacity limit bound).
+    /// Liquidations turned away for want of block space (one per account and tick in which
+    /// the tick's blocks were full when its turn came).
     pub capacity_deferred: u64,
+    /// Most liquidation calls executed in one tick.
+    pub peak_calls_per_tick: u64,
     /// Least depth left over the run, fraction of normal depth (1 without the collapse).
     pub min_depth_fraction: f64,
     /// The clearing houses' yardstick on the run's hourly initial requirement.
@@ -383,6 +410,11 @@ impl Metrics {
             peak_short_gamma_over_equity: avg(&|m| m.peak_short_gamma_over_equity),
             bankrupt_liquidations: count(&|m| m.bankrupt_liquidations),
             capacity_deferred: count(&|m| m.capacity_deferred),
+            peak_calls_per_tick: runs
+                .iter()
+                .map(|m| m.peak_calls_per_tick)
+                .max()
+                .unwrap_or(0),
             min_depth_fraction: avg(&|m| m.min_depth_fraction),
             yardstick: Judgement::mean(&runs.iter().map(|m| m.yardstick).collect::<Vec<_>>()),
             bad_debt_p95: p95(|m| m.bad_debt),
@@ -692,6 +724,8 @@ struct Run<'a> {
     writer_hour_ms: u64,
     /// Liquidation calls left in this tick's blocks.
     capacity_left: u64,
+    /// The book's depth within 1% this tick, quote whole units.
+    depth_now: f64,
 }
 
 impl Run<'_> {
@@ -974,9 +1008,12 @@ impl Run<'_> {
                 self.metrics.capacity_deferred += 1;
                 break;
             }
-            self.capacity_left -= 1;
+            // The liquidator checks off-chain whether a call would succeed: only calls that
+            // execute (or that the throttle refuses, which the check cannot know ahead of the
+            // block) take block space.
             match self.ledger.liquidate(id, liquidator, MARKET) {
                 Ok(outcome) => {
+                    self.capacity_left -= 1;
                     let long = self.traders[i].profile.long;
                     self.makers.owe(long, i, outcome.closed_size);
                     let m = &mut self.metrics;
@@ -992,6 +1029,7 @@ impl Run<'_> {
                     }
                 }
                 Err(RiskError::LiquidationThrottled) => {
+                    self.capacity_left -= 1;
                     self.metrics.throttled += 1;
                     break;
                 }
@@ -1014,10 +1052,19 @@ impl Run<'_> {
     /// makers of the accounts they took them from (whose positions that reduces).
     fn flatten_liquidators(&mut self) -> Result<(), SimError> {
         let price = self.ctx().prices.oracle;
+        // Base units a liquidator may sell this tick, per side.
+        let allowance = match self.params.unwind {
+            Unwind::Immediate => i128::MAX,
+            Unwind::Paced {
+                depth_fraction_per_tick,
+            } => (depth_fraction_per_tick * self.depth_now / f(price) * 1e8) as i128,
+        };
         for (side, liquidator) in [(0, LIQUIDATOR_OF_LONGS), (1, LIQUIDATOR_OF_SHORTS)] {
             let mut sold = 0i128;
             for k in 0..self.makers.owed[side].len() {
-                let size = self.makers.owed[side][k];
+                let owed = self.makers.owed[side][k];
+                let left = allowance.saturating_sub(sold.abs());
+                let size = owed.signum() * owed.abs().min(left);
                 if size == 0 {
                     continue;
                 }
@@ -1030,7 +1077,7 @@ impl Run<'_> {
                 };
                 let maker = self.makers.pools[side][k];
                 if self.ledger.fill(liquidator, maker, VENUE, &fill).is_ok() {
-                    self.makers.owed[side][k] = 0;
+                    self.makers.owed[side][k] -= size;
                     sold += size;
                 } else {
                     self.metrics.failed_closes += 1;
@@ -1041,6 +1088,31 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// EWMA of hourly squared log returns, RiskMetrics' daily 0.94 per hour (0.94^(1/24)), seeded
+/// by the first return.
+#[derive(Debug, Clone, Copy, Default)]
+struct HourlyEwma {
+    variance: Option<f64>,
+    last: Option<f64>,
+}
+
+impl HourlyEwma {
+    fn fold(&mut self, price: f64) {
+        if let Some(last) = self.last.replace(price) {
+            let r2 = (price / last).ln().powi(2);
+            let lambda = 0.94f64.powf(1.0 / 24.0);
+            self.variance = Some(
+                self.variance
+                    .map_or(r2, |v| lambda * v + (1.0 - lambda) * r2),
+            );
+        }
+    }
+
+    fn annualized(&self) -> f64 {
+        (self.variance.unwrap_or(0.0) * 8_760.0).sqrt()
     }
 }
 
@@ -1157,6 +1229,7 @@ pub fn run(
         writers,
         writer_hour_ms: trade_from_ms,
         capacity_left: 0,
+        depth_now: 0.0,
     };
     run.metrics.writers = run.writers.len() as u64;
     let normal_depth = population_collateral * params.depth_ratio;
@@ -1176,6 +1249,7 @@ pub fn run(
     let (mut charges, mut open_interest) = (Vec::new(), Vec::new());
     let mut series = Series::default();
     let (mut hour_low, mut hour_high) = (f64::INFINITY, 0.0f64);
+    let mut exogenous_vol = HourlyEwma::default();
 
     for (k, tick) in ticks.iter().enumerate() {
         if k % 4096 == 0 {
@@ -1184,15 +1258,19 @@ pub fn run(
             }
         }
         let now = tick.at_ms;
-        // The book thins (or refills) with the market's moves and last tick's forced flow.
-        impact.depth = book.observe(now, tick.price, run.flow);
-        if now >= trade_from_ms {
-            run.metrics.min_depth_fraction = run.metrics.min_depth_fraction.min(book.fraction);
-        }
-        run.capacity_left = params.capacity.calls_in(now.saturating_sub(previous_ms));
+        // Last tick's forced flow meets the book as it stood; then the book thins (or refills)
+        // with the market's move and that flow, for what comes next.
+        impact.depth = book.depth();
+        let calls_before = run.metrics.liquidation_calls;
+        run.capacity_left = params.capacity.calls_between(previous_ms, now);
         // The price impact decays, then last tick's forced flow hits the book at full strength.
         impact.decay(now.saturating_sub(previous_ms));
         impact.trade(run.flow);
+        impact.depth = book.observe(now, tick.price, run.flow);
+        run.depth_now = impact.depth;
+        if now >= trade_from_ms {
+            run.metrics.min_depth_fraction = run.metrics.min_depth_fraction.min(book.fraction);
+        }
         run.flow = 0.0;
         previous_ms = now;
         let simulated = impact.apply(tick.price);
@@ -1209,6 +1287,9 @@ pub fn run(
             }
         }
         let trading = now >= trade_from_ms;
+        if now % 3_600_000 == 0 {
+            exogenous_vol.fold(tick.price);
+        }
         hour_low = hour_low.min(tick.price);
         hour_high = hour_high.max(tick.price);
         {
@@ -1243,6 +1324,10 @@ pub fn run(
             continue;
         }
         run.step(now)?;
+        run.metrics.peak_calls_per_tick = run
+            .metrics
+            .peak_calls_per_tick
+            .max(run.metrics.liquidation_calls - calls_before);
 
         let ctx = run.ctx();
         let opening = ctx.state.breaker.state == BreakerState::Normal && ctx.prices.opening_valid;
@@ -1283,7 +1368,7 @@ pub fn run(
             series.initial.push(initial);
             series.maintenance.push(maintenance);
             series.open.push(opening);
-            series.forecast_vol.push(vol);
+            series.classifying_vol.push(exogenous_vol.annualized());
             series.exogenous.push(tick.price);
             series.exogenous_low.push(hour_low);
             series.exogenous_high.push(hour_high);
@@ -1293,6 +1378,7 @@ pub fn run(
                 maintenance_fraction: maintenance,
                 exogenous_low: hour_low,
                 exogenous_high: hour_high,
+                exogenous_vol: exogenous_vol.annualized(),
                 at_ms: now,
                 exogenous: tick.price,
                 simulated,

@@ -2,8 +2,9 @@
 //! (`ballast-sim impulse`): regimes of given volatility one after the other, and a wick.
 //!
 //! Each hour is twelve 5-minute steps of a driftless log random walk with Student-t(4) shocks
-//! scaled to the regime's volatility (BTC's hourly returns have t4-like tails, as the risk core
-//! assumes); the candle is their open, high, low and close. A wick is one hour whose price falls
+//! scaled to the regime's volatility; the candle is their open, high, low and close. Summed over
+//! twelve steps the hourly returns are close to normal (thinner-tailed than BTC's), so coverage
+//! on these paths flatters every volatility-scaled model; the wick is the tail event here. A wick is one hour whose price falls
 //! by a given fraction at once and then either recovers by the close or stays down.
 
 use ballast_math::Fixed;

@@ -120,12 +120,18 @@ pub struct Coverage {
     pub worst_loss_to_margin: f64,
 }
 
-/// Backtests hourly margin fractions `margin[t]` against hourly closes `closes[t]` (the same
-/// hours): windows start at hours 0, `window`, 2 `window`, ... and end `window` hours later.
-pub fn backtest(margin: &[f64], closes: &[f64], window: usize, coverage: f64) -> Coverage {
+/// Backtests hourly margin fractions `margin[t]` against hourly prices `closes[t]` (the same
+/// hours): windows start at hours `phase`, `phase + window`, ... and end `window` hours later.
+pub fn backtest(
+    margin: &[f64],
+    closes: &[f64],
+    window: usize,
+    phase: usize,
+    coverage: f64,
+) -> Coverage {
     let hours = margin.len().min(closes.len());
     let (mut windows, mut long, mut short, mut worst) = (0u64, 0u64, 0u64, 0.0f64);
-    let mut start = 0;
+    let mut start = phase;
     while window > 0 && start + window < hours {
         let held = margin[start];
         let change = closes[start + window] / closes[start] - 1.0;
@@ -149,6 +155,36 @@ pub fn backtest(margin: &[f64], closes: &[f64], window: usize, coverage: f64) ->
         long: side(long),
         short: side(short),
         worst_loss_to_margin: worst,
+    }
+}
+
+/// The backtest at every phase of the windows (start hours 0 .. window - 1), judged on the worst:
+/// breach counts depend on where the windows start (on the BTC file by up to a third), so a
+/// model is credited with the most breaches any phase finds, per side. `windows` is phase 0's.
+pub fn backtest_every_phase(
+    margin: &[f64],
+    closes: &[f64],
+    window: usize,
+    coverage: f64,
+) -> Coverage {
+    let phases: Vec<Coverage> = (0..window.max(1))
+        .map(|phase| backtest(margin, closes, window, phase, coverage))
+        .collect();
+    let worst = |side: fn(&Coverage) -> SideCoverage| {
+        phases
+            .iter()
+            .map(side)
+            .max_by_key(|s| s.breaches)
+            .unwrap_or_else(|| side(&phases[0]))
+    };
+    Coverage {
+        windows: phases[0].windows,
+        long: worst(|c| c.long),
+        short: worst(|c| c.short),
+        worst_loss_to_margin: phases
+            .iter()
+            .map(|c| c.worst_loss_to_margin)
+            .fold(0.0, f64::max),
     }
 }
 
@@ -225,11 +261,13 @@ pub fn percentile(values: &mut [f64], q: f64) -> f64 {
 /// How often a position opened at the cap is liquidated soon, in stressed against calm hours.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CapLiquidationOdds {
-    /// Share of calm opening hours (forecast volatility below its median) whose position, long
+    /// Share of calm hours (the classifying volatility below its median) whose position, long
     /// or short, opened at the cap reached maintenance within the horizon.
     pub calm: f64,
-    /// The same in stressed hours (forecast volatility in its top decile).
+    /// The same in stressed hours (the classifying volatility in its top decile).
     pub stressed: f64,
+    /// Stressed hours in which the model let no position open (left out of `stressed`).
+    pub closed_stressed_hours: u64,
 }
 
 impl CapLiquidationOdds {
@@ -254,8 +292,9 @@ pub struct Hour {
     pub maintenance: f64,
     /// A new position could open this hour.
     pub open: bool,
-    /// Forecast volatility (ranks the hours into calm and stressed).
-    pub forecast_vol: f64,
+    /// Ex-ante volatility that ranks the hours into calm and stressed: the same series for
+    /// every model judged on these hours.
+    pub classifying_vol: f64,
     /// Close of the hour (the entry price).
     pub close: f64,
     /// Lowest price within the hour.
@@ -264,30 +303,34 @@ pub struct Hour {
     pub high: f64,
 }
 
-/// A position opened at the close of hour t at the cap (equity = initial requirement) is
-/// liquidated once its loss exceeds initial - maintenance (the maintenance of hour t); this
-/// counts, per hour and side, whether the lows (longs) or highs (shorts) of the next `horizon`
-/// hours reach that point, and compares stressed with calm hours.
+/// A position opened at the price of hour t at the cap (equity = the initial requirement of
+/// hour t) is liquidated once its loss passes initial - maintenance, with the maintenance of
+/// each hour ahead (a model's maintenance may rise after the entry); this counts, per hour and
+/// side, whether the lows (longs) or highs (shorts) of the next `horizon` hours (each the
+/// extreme since the hour before) reach that point, and compares stressed with calm hours.
+/// Hours are ranked over all hours (open or not) by the classifying volatility, so every model
+/// judged on the same hours is judged on the same calm and stressed hours.
 pub fn cap_liquidation_odds(hours: &[Hour], horizon: usize) -> CapLiquidationOdds {
-    let open: Vec<usize> = (0..hours.len().saturating_sub(horizon))
-        .filter(|&t| hours[t].open)
+    let candidates: Vec<usize> = (0..hours.len().saturating_sub(horizon)).collect();
+    let mut vols: Vec<f64> = candidates
+        .iter()
+        .map(|&t| hours[t].classifying_vol)
         .collect();
-    let mut vols: Vec<f64> = open.iter().map(|&t| hours[t].forecast_vol).collect();
     let median = percentile(&mut vols, 0.5);
     let top_decile = percentile(&mut vols, 0.9);
     let liquidated = |t: usize| {
         let h = hours[t];
-        let room = (h.initial - h.maintenance).max(0.0);
         let ahead = &hours[t + 1..=t + horizon];
-        let long = ahead.iter().any(|a| a.low <= h.close * (1.0 - room));
-        let short = ahead.iter().any(|a| a.high >= h.close * (1.0 + room));
+        let reached = |a: &Hour, adverse: f64| adverse > h.initial - a.maintenance;
+        let long = ahead.iter().any(|a| reached(a, 1.0 - a.low / h.close));
+        let short = ahead.iter().any(|a| reached(a, a.high / h.close - 1.0));
         u64::from(long) + u64::from(short)
     };
     let share = |keep: &dyn Fn(f64) -> bool| {
-        let picked: Vec<usize> = open
+        let picked: Vec<usize> = candidates
             .iter()
             .copied()
-            .filter(|&t| keep(hours[t].forecast_vol))
+            .filter(|&t| hours[t].open && keep(hours[t].classifying_vol))
             .collect();
         if picked.is_empty() {
             return 0.0;
@@ -297,6 +340,10 @@ pub fn cap_liquidation_odds(hours: &[Hour], horizon: usize) -> CapLiquidationOdd
     CapLiquidationOdds {
         calm: share(&|v| v < median),
         stressed: share(&|v| v >= top_decile),
+        closed_stressed_hours: candidates
+            .iter()
+            .filter(|&&t| !hours[t].open && hours[t].classifying_vol >= top_decile)
+            .count() as u64,
     }
 }
 
@@ -309,8 +356,10 @@ pub struct Series {
     pub maintenance: Vec<f64>,
     /// A new position could open (not reduce-only or halted).
     pub open: Vec<bool>,
-    /// Forecast volatility, annualized.
-    pub forecast_vol: Vec<f64>,
+    /// Ex-ante volatility of the exogenous path (annualized EWMA of its hourly log returns,
+    /// RiskMetrics' 0.94 a day), the same for every model: ranks the hours into calm and
+    /// stressed.
+    pub classifying_vol: Vec<f64>,
     /// Exogenous price at the hour.
     pub exogenous: Vec<f64>,
     /// Lowest exogenous price since the previous hour.
@@ -326,9 +375,9 @@ pub struct Series {
 /// [`Judgement::zone`]).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Judgement {
-    /// Non-overlapping 8-hour windows backtested.
+    /// Non-overlapping 8-hour windows backtested (at one phase).
     pub windows: f64,
-    /// Breaches of longs on the exogenous path.
+    /// Breaches of longs on the exogenous path (the most over the 8 phases of the windows).
     pub exogenous_long_breaches: f64,
     /// Breaches of shorts on the exogenous path.
     pub exogenous_short_breaches: f64,
@@ -354,21 +403,25 @@ pub struct Judgement {
     pub cap_liquidation_calm: f64,
     /// The same in a stressed hour.
     pub cap_liquidation_stressed: f64,
+    /// Stressed hours in which no position could open (left out of the odds).
+    pub closed_stressed_hours: f64,
 }
 
 impl Judgement {
     /// Judges `series`.
     pub fn of(series: &Series) -> Judgement {
-        let exogenous = backtest(&series.initial, &series.exogenous, WINDOW_HOURS, COVERAGE);
-        let simulated = (!series.simulated.is_empty())
-            .then(|| backtest(&series.initial, &series.simulated, WINDOW_HOURS, COVERAGE));
+        let exogenous =
+            backtest_every_phase(&series.initial, &series.exogenous, WINDOW_HOURS, COVERAGE);
+        let simulated = (!series.simulated.is_empty()).then(|| {
+            backtest_every_phase(&series.initial, &series.simulated, WINDOW_HOURS, COVERAGE)
+        });
         let cycle = procyclicality(&series.initial, &series.open);
         let hours: Vec<Hour> = (0..series.initial.len())
             .map(|t| Hour {
                 initial: series.initial[t],
                 maintenance: series.maintenance[t],
                 open: series.open[t],
-                forecast_vol: series.forecast_vol[t],
+                classifying_vol: series.classifying_vol[t],
                 close: series.exogenous[t],
                 low: series.exogenous_low[t],
                 high: series.exogenous_high[t],
@@ -393,6 +446,7 @@ impl Judgement {
             mean_initial: mean_margin(&series.initial, &series.open),
             cap_liquidation_calm: odds.calm,
             cap_liquidation_stressed: odds.stressed,
+            closed_stressed_hours: odds.closed_stressed_hours as f64,
         }
     }
 
@@ -415,6 +469,7 @@ impl Judgement {
             mean_initial: avg(|j| j.mean_initial),
             cap_liquidation_calm: avg(|j| j.cap_liquidation_calm),
             cap_liquidation_stressed: avg(|j| j.cap_liquidation_stressed),
+            closed_stressed_hours: avg(|j| j.closed_stressed_hours),
         }
     }
 
@@ -449,6 +504,7 @@ impl Judgement {
         CapLiquidationOdds {
             calm: self.cap_liquidation_calm,
             stressed: self.cap_liquidation_stressed,
+            closed_stressed_hours: 0,
         }
         .ratio()
     }
@@ -505,14 +561,45 @@ mod tests {
         // Held margins 5%, 5%, 20%: window 0 falls 10% (long breach), window 1 rises 11% (short
         // breach), window 2 rises 100% against 20% (short breach, loss/margin 5).
         let margin = [0.05, 0.05, 0.05, 0.05, 0.2, 0.2, 0.2];
-        let c = backtest(&margin, &closes, 2, 0.995);
+        let c = backtest(&margin, &closes, 2, 0, 0.995);
         assert_eq!(c.windows, 3);
         assert_eq!(c.long.breaches, 1);
         assert_eq!(c.short.breaches, 2);
         assert!((c.worst_loss_to_margin - 5.0).abs() < 1e-9);
         // A move equal to the margin is no breach.
-        let c = backtest(&[0.1, 0.1], &[100.0, 90.0], 1, 0.995);
+        let c = backtest(&[0.1, 0.1], &[100.0, 90.0], 1, 0, 0.995);
         assert_eq!(c.long.breaches, 0);
+        // Phase 1 tests windows from hours 1, 3 and 5: 101 -> 91 (-9.9%, long breach at 5%),
+        // 91 -> 98 (+7.7%, short breach at 5%), and none from hour 5 (no end).
+        let c = backtest(&margin, &closes, 2, 1, 0.995);
+        assert_eq!((c.windows, c.long.breaches, c.short.breaches), (2, 1, 1));
+        // Every phase: the most breaches of either phase per side (1 long at phase 0 and 1; 2
+        // short at phase 0), and phase 0's window count.
+        let c = backtest_every_phase(&margin, &closes, 2, 0.995);
+        assert_eq!((c.windows, c.long.breaches, c.short.breaches), (3, 1, 2));
+    }
+
+    #[test]
+    fn the_day_and_month_ratios_use_exactly_their_lag() {
+        // A one-hour spike to 0.10 at hour 800 out of 0.05: the spike's 24 h and 30 d ratios
+        // are 2; one hour later the series is back at 0.05, so a ratio taken at a lag off by
+        // one in either direction still sees 2 only if it lands on the spike. A step of 0.01
+        // at hour 900 lasting exactly 24 hours then checks the lag: 0.06 / 0.05 at hours
+        // 900..923, and at hour 924 (0.05) against hour 900 (0.06) it is below 1.
+        let mut margin = vec![0.05; 2_000];
+        margin[800] = 0.10;
+        let p = procyclicality(&margin, &vec![true; 2_000]);
+        assert!((p.largest_day_rise - 2.0).abs() < 1e-12);
+        assert!((p.largest_month_rise - 2.0).abs() < 1e-12);
+        // The spike excluded: nothing rises.
+        let mut open = vec![true; 2_000];
+        open[800] = false;
+        let p = procyclicality(&margin, &open);
+        assert_eq!((p.largest_day_rise, p.largest_month_rise), (1.0, 1.0));
+        // A series rising 1% an hour: the day ratio is 1.01^24 exactly, not 1.01^23 or ^25.
+        let rising: Vec<f64> = (0..100).map(|h| 0.05 * 1.01f64.powi(h)).collect();
+        let p = procyclicality(&rising, &[true; 100]);
+        assert!((p.largest_day_rise - 1.01f64.powi(24)).abs() < 1e-9);
     }
 
     #[test]
@@ -560,7 +647,7 @@ mod tests {
             initial: 0.05,
             maintenance: 0.025,
             open: true,
-            forecast_vol: vol,
+            classifying_vol: vol,
             close: 100.0,
             low,
             high,
@@ -579,5 +666,37 @@ mod tests {
         // The top decile (rank 17 of 0..19 and up) is hours 17-19: each long liquidated.
         assert_eq!(odds.stressed, 0.5);
         assert_eq!(odds.ratio(), f64::INFINITY);
+        assert_eq!(odds.closed_stressed_hours, 0);
+
+        // The hours ahead start after the entry: a dip in the entry hour itself (its low is
+        // the extreme since the hour before) does not liquidate what opens at its close.
+        let mut flat: Vec<Hour> = (0..20)
+            .map(|k| hour(0.1 + k as f64 * 1e-3, 100.0, 100.0))
+            .collect();
+        flat[5].low = 90.0;
+        let odds = cap_liquidation_odds(&flat, 1);
+        // Hours 0-18 may open (19 has no next hour), the median is hour 9's vol, so hours 0-8
+        // are calm: only hour 4's long (whose next hour is hour 5) is liquidated, 1 of 18.
+        assert!((odds.calm - 1.0 / 18.0).abs() < 1e-12, "{odds:?}");
+
+        // Maintenance that rises after the entry liquidates sooner: 2% down stays within the
+        // 2.5-point room, but not once maintenance is 3.5%.
+        let mut rising: Vec<Hour> = (0..20)
+            .map(|k| hour(0.1 + k as f64 * 1e-3, 98.0, 100.0))
+            .collect();
+        assert_eq!(cap_liquidation_odds(&rising, 1).calm, 0.0);
+        for h in &mut rising {
+            h.maintenance = 0.035;
+        }
+        assert_eq!(cap_liquidation_odds(&rising, 1).calm, 0.5);
+
+        // A model that closes its stressed hours is judged on the others and says how many it
+        // closed; the ranking is over all hours, so closing does not move the deciles.
+        for h in &mut hours[17..] {
+            h.open = false;
+        }
+        let odds = cap_liquidation_odds(&hours, 1);
+        assert_eq!(odds.closed_stressed_hours, 3);
+        assert_eq!(odds.stressed, 0.0);
     }
 }

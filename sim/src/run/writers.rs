@@ -219,8 +219,13 @@ impl Run<'_> {
             LIQUIDATOR_OF_SHORTS
         };
         loop {
+            if self.capacity_left == 0 {
+                self.metrics.capacity_deferred += 1;
+                break;
+            }
             match self.ledger.liquidate(id, liquidator, MARKET) {
                 Ok(outcome) => {
+                    self.capacity_left -= 1;
                     let slot = self.writer_slot(w);
                     self.makers.owe(size > 0, slot, outcome.closed_size);
                     self.metrics.liquidation_calls += 1;
@@ -231,9 +236,12 @@ impl Run<'_> {
                     }
                     if let Some(b) = outcome.bankruptcy {
                         self.record_writer_bankruptcy(&b);
+                        self.metrics.bankrupt_liquidations += 1;
                     }
                 }
                 Err(RiskError::LiquidationThrottled) => {
+                    // A refused call still takes its block space.
+                    self.capacity_left -= 1;
                     self.metrics.throttled += 1;
                     break;
                 }
