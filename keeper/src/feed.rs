@@ -106,6 +106,8 @@ pub fn scaled_configs(decimals: Decimals, scale: u64) -> (MarketConfig, OracleCo
     let mut m = MarketConfig::default_large_cap(decimals);
     m.ramps.initial_per_hour = rate(m.ramps.initial_per_hour);
     m.ramps.maintenance_per_hour = rate(m.ramps.maintenance_per_hour);
+    // The largest valid rise (100% an hour) where the scale asks more.
+    m.ramps.opening_rise_per_hour = rate(m.ramps.opening_rise_per_hour).min(Fixed::ONE);
     // Governance ramps and delays keep their one-hour floor: nothing in a replay changes
     // the config, and the engine refuses anything shorter.
     m.ramps.params_ramp_ms = ms(m.ramps.params_ramp_ms).max(MIN_GOVERNANCE_MS);

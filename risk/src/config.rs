@@ -61,6 +61,15 @@ pub struct MarginParams {
     pub max_initial_fraction: Fixed,
     /// Liquidation-end requirement = maintenance + weight * (initial - maintenance).
     pub liquidation_end_weight: Fixed,
+    /// Weight of the stressed memory in the variance of the opening term, in [0, 1], with
+    /// `(1 - w) * initial_quantile^2 >= maintenance_quantile^2` so that the blend alone never
+    /// takes the opening term below the maintenance term (see [`crate::memory`]; EMIR art. 28(b)
+    /// asks at least 25%).
+    pub stressed_weight: Fixed,
+    /// EWMA decay per volatility interval of the long-horizon estimate the memory keeps.
+    pub long_vol_lambda: Fixed,
+    /// Decay per volatility interval of the stressed memory.
+    pub stressed_decay: Fixed,
 }
 
 /// How applied requirements move toward their targets.
@@ -77,6 +86,12 @@ pub struct RampParams {
     /// Time between a change's announcement and the earliest moment it applies, ms (at least
     /// [`MIN_GOVERNANCE_MS`]): traders see every change coming.
     pub change_delay_ms: u64,
+    /// Largest relative rise per hour of the opening term (from at least `min_initial_fraction`),
+    /// which new positions face (`MarketState::opening`): the clearing houses' speed limit.
+    /// 0.0092 lets the speed limit add at most 24.6% a day (1.0092^24); the opening term may
+    /// still jump to 1.5 times the maintenance target when that moves faster. A fall is never
+    /// held back. At most 1 (100% an hour).
+    pub opening_rise_per_hour: Fixed,
 }
 
 /// Velocity breaker and its automatic resume.
@@ -109,7 +124,8 @@ pub struct LiquidationParams {
     pub penalty_fraction: Fixed,
     /// Share of the penalty that goes to the liquidator; the rest goes to the insurance fund.
     pub liquidator_share: Fixed,
-    /// Most notional (quote base units) liquidated per window in this market.
+    /// Most notional (quote base units) liquidated per window in this market, where the
+    /// throttle is on.
     pub throttle_notional: i128,
     /// Throttle window, ms.
     pub throttle_window_ms: u64,
@@ -119,6 +135,8 @@ pub struct LiquidationParams {
     pub bankrupt_reward_fraction: Fixed,
     /// Largest keeper reward per liquidation call of a bankrupt account, quote base units.
     pub bankrupt_reward_max: i128,
+    /// Whether liquidations are throttled per window (see [`LiquidationThrottle`]).
+    pub throttle: LiquidationThrottle,
 }
 
 /// Liquidity-adjusted sizing from reported depth (see [`crate::liquidity`]). A market without
@@ -157,6 +175,23 @@ pub struct LiquidityParams {
     /// The depth-based throttle never lets less than this fraction of the open interest's
     /// notional through per window, however thin reports say the book is.
     pub throttle_floor_oi_fraction: Fixed,
+}
+
+/// Whether a market throttles liquidations. Off by default: a throttled call leaves a
+/// liquidatable account in its position while the price moves, and the simulator found that
+/// this turns liquidations into bankruptcies (README, "Cascade simulator": the wick scenario
+/// and the whole BTC file, `ballast_throttled` against `ballast`). The close is a takeover at
+/// the oracle price, so what moves the book is the liquidator's own selling, which it may pace
+/// from its inventory. What the throttle also did, and no longer does by default: cap how much
+/// a liquidator can take over per window at a price two feeders spiked (within the oracle's
+/// 25% jump guard); listings that fear that more than a cascade turn it on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum LiquidationThrottle {
+    /// Every liquidatable account may be liquidated at once.
+    Off,
+    /// At most the throttle's notional per window (bankrupt accounts exempt); see
+    /// [`crate::liquidation::throttle_notional`].
+    On,
 }
 
 /// Whether a market's depth terms apply.
@@ -257,6 +292,12 @@ ballast_math::impl_leaf_layout!(
     MarketConfig
 );
 
+/// 0.5^(1/720): hourly decay with a 30-day half-life (the memory's long-horizon estimate).
+pub const HALF_LIFE_30_DAYS: Fixed = Fixed::from_bits(281_204_129_900_805);
+
+/// 0.5^(1/2880): hourly decay with a 120-day half-life (the stressed memory).
+pub const HALF_LIFE_120_DAYS: Fixed = Fixed::from_bits(281_407_240_561_349);
+
 /// 0.5^(1/6): hourly EWMA decay with a 6-hour half-life (the short-horizon volatility).
 pub const FAST_LAMBDA: Fixed = Fixed::from_bits(250_765_695_940_105);
 
@@ -323,12 +364,19 @@ impl MarketConfig {
                 min_initial_fraction: ratio(5, 100),
                 max_initial_fraction: Fixed::ONE,
                 liquidation_end_weight: ratio(1, 2),
+                // Three quarters of the initial term's variance from the stressed memory: a
+                // 30-day EWMA whose worst value fades with a 120-day half-life (see
+                // `crate::memory`; chosen on the simulator's yardstick, README).
+                stressed_weight: ratio(3, 4),
+                long_vol_lambda: HALF_LIFE_30_DAYS,
+                stressed_decay: HALF_LIFE_120_DAYS,
             },
             ramps: RampParams {
                 initial_per_hour: ratio(2, 100),
                 maintenance_per_hour: ratio(5, 1000),
                 params_ramp_ms: MS_PER_HOUR.saturating_mul(24),
                 change_delay_ms: MS_PER_HOUR.saturating_mul(24),
+                opening_rise_per_hour: ratio(92, 10_000),
             },
             breaker: BreakerParams {
                 trip_move: ratio(8, 100),
@@ -352,6 +400,7 @@ impl MarketConfig {
                 // penalty), capped so that a large bankruptcy cannot empty the fund into rewards.
                 bankrupt_reward_fraction: ratio(25, 10_000),
                 bankrupt_reward_max: notional(2_500),
+                throttle: LiquidationThrottle::Off,
             },
             max_fill_deviation: ratio(2, 100),
             max_funding_per_hour: ratio(1, 100),
@@ -413,6 +462,8 @@ impl MarketConfig {
         if !r.initial_per_hour.is_positive()
             || !r.maintenance_per_hour.is_positive()
             || r.maintenance_per_hour > r.initial_per_hour
+            || !r.opening_rise_per_hour.is_positive()
+            || r.opening_rise_per_hour > Fixed::ONE
             || r.params_ramp_ms < MIN_GOVERNANCE_MS
             || r.change_delay_ms < MIN_GOVERNANCE_MS
         {
@@ -541,10 +592,21 @@ impl MarginParams {
         {
             return bad(ConfigRule::LeverageBounds);
         }
+        let open_unit = |f: Fixed| f.is_positive() && f < Fixed::ONE;
         if self.horizon_hours == 0
             || !self.maintenance_quantile.is_positive()
             || self.maintenance_quantile >= self.initial_quantile
             || self.size_factor.is_negative()
+            || self.stressed_weight.is_negative()
+            || self.stressed_weight > Fixed::ONE
+            || !open_unit(self.long_vol_lambda)
+            || !open_unit(self.stressed_decay)
+            || Fixed::ONE
+                .checked_sub(self.stressed_weight)?
+                .checked_mul(self.initial_quantile.checked_mul(self.initial_quantile)?)?
+                < self
+                    .maintenance_quantile
+                    .checked_mul(self.maintenance_quantile)?
         {
             return bad(ConfigRule::Volatility);
         }
@@ -573,6 +635,42 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         assert_eq!(cfg().validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_memory_and_the_speed_limit_are_validated() {
+        let volatility = Err(RiskError::InvalidConfig(ConfigRule::Volatility));
+        let mut c = cfg();
+        c.margin.stressed_weight = Fixed::ONE.checked_add(Fixed::from_bits(1)).unwrap();
+        assert_eq!(c.validate(), volatility);
+        // A weight that could take the initial term below the maintenance term in a fresh
+        // storm: (1 - 0.8) * 3.256^2 = 2.12 < 1.507^2 = 2.27.
+        c.margin.stressed_weight = ratio(8, 10);
+        assert_eq!(c.validate(), volatility);
+        c.margin.stressed_weight = ratio(78, 100);
+        assert_eq!(c.validate(), Ok(()));
+        for decay in [Fixed::ZERO, Fixed::ONE] {
+            let mut c = cfg();
+            c.margin.long_vol_lambda = decay;
+            assert_eq!(c.validate(), volatility);
+            let mut c = cfg();
+            c.margin.stressed_decay = decay;
+            assert_eq!(c.validate(), volatility);
+        }
+        for rise in [Fixed::ZERO, Fixed::from_int(2)] {
+            let mut c = cfg();
+            c.ramps.opening_rise_per_hour = rise;
+            assert_eq!(
+                c.validate(),
+                Err(RiskError::InvalidConfig(ConfigRule::Ramps))
+            );
+        }
+        // The half-life constants: 720 and 2,880 hours to a half.
+        let half = |x: Fixed, hours: u32| {
+            let h = x.powi(hours).unwrap().to_bits() as f64 / 281_474_976_710_656.0;
+            (h - 0.5).abs() < 1e-9
+        };
+        assert!(half(HALF_LIFE_30_DAYS, 720) && half(HALF_LIFE_120_DAYS, 2_880));
     }
 
     #[test]

@@ -98,12 +98,14 @@ pub enum ConfigRule {
     TierFractions,
     /// Leverage bounds: 0 < min initial fraction <= max initial fraction <= 1.
     LeverageBounds,
-    /// Quantiles and horizon must be positive, maintenance quantile below initial quantile.
+    /// Quantiles and horizon must be positive, maintenance quantile below initial quantile,
+    /// the stressed weight in [0, 1] with `(1 - w) z_I^2 >= z_M^2`, the memory's decays in
+    /// (0, 1).
     Volatility,
     /// Open-interest caps must satisfy lower < upper and the fraction lie in [0, 1].
     OpenInterest,
-    /// Ramp rates must be positive, maintenance no faster than initial; the governance ramp
-    /// and announcement delay at least an hour.
+    /// Ramp rates (and the opening rise) must be positive, maintenance no faster than
+    /// initial; the governance ramp and announcement delay at least an hour.
     Ramps,
     /// Breaker parameters must be positive with the calm threshold below the trip threshold.
     Breaker,

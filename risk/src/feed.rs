@@ -77,6 +77,16 @@ pub fn observe(
     };
     let forecast_vol = liquidation.map(|view| view.annualized_vol);
     if let Some(view) = liquidation {
+        // The memory samples the dampened price: it follows real moves within minutes, but a
+        // spike of seconds at the top of an hour would otherwise stay in it for months.
+        crate::memory::sample_memory(
+            &mut state.vol_memory,
+            oracle_config,
+            &config.margin,
+            view.annualized_vol,
+            view.dampened,
+            now_ms,
+        )?;
         state.update_volatility(config, view.annualized_vol, now_ms)?;
         crate::stress::sample_fast_vol(state, oracle_config, &config.stress, view.oracle, now_ms)?;
     }

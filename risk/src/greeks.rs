@@ -142,7 +142,7 @@ impl Stress {
         let (price_move, vol_scale) = match level {
             Level::Initial { opening } => {
                 let vol = if opening {
-                    state.applied.initial.max(state.target.initial)
+                    state.opening_initial()
                 } else {
                     state.applied.initial
                 };

@@ -167,7 +167,7 @@ fn margin_requirements(ctx: &MarketCtx, notional: i128, opening: bool) -> RiskRe
         decimals.quote_value(state.open_interest, ctx.prices.oracle, Rounding::Ceil)?;
     let vol = if opening {
         VolFractions {
-            initial: state.applied.initial.max(state.target.initial),
+            initial: state.opening_initial(),
             maintenance: state.applied.maintenance,
         }
     } else {

@@ -7,7 +7,8 @@
 //! accounts, market state), `health` (read-only evaluation), `ops` and `liquidation` (state
 //! transitions that check everything before writing), `ledger` (an in-memory deployment),
 //! `bankruptcy` (covering deficits), `settlement` (the exit of a dead or delisted market),
-//! `governance` (announced, delayed, blended changes), `liquidity` (depth-adjusted sizing), `greeks` (options books), `stress` (fee multiplier).
+//! `governance` (announced, delayed, blended changes), `liquidity` (depth-adjusted sizing), `greeks` (options books), `stress` (fee multiplier),
+//! `memory` (the stressed-volatility memory of the initial term).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(
     test,
@@ -32,6 +33,7 @@ pub mod ledger;
 pub mod liquidation;
 pub mod liquidity;
 pub mod margin;
+pub mod memory;
 pub mod ops;
 pub mod ramp;
 #[cfg(feature = "std")]

@@ -11,7 +11,8 @@
 //!    calls while unthrottled; the rest of the position too if what would remain is below
 //!    `min_position_notional`. A bankrupt account's position in M closes whole, so a bankrupt
 //!    account takes one call per market it holds.
-//! 3. Throttle: at most `throttle_notional` per window in M (where depth is reported:
+//! 3. Throttle, where the listing turns it on (`LiquidationThrottle::On`; off by default): at
+//!    most `throttle_notional` per window in M (where depth is reported:
 //!    `throttle_depth_multiple` times the depth, see [`throttle_notional`]), except for a
 //!    bankrupt account (equity <= 0), which may always be closed so that its loss stops growing.
 //! 4. The liquidator takes the size over at the oracle price (rounded in A's favour) and must
@@ -39,6 +40,7 @@ use ballast_math::Rounding;
 
 use crate::bankruptcy::{cover_deficit, Share};
 use crate::breaker::BreakerState;
+use crate::config::LiquidationThrottle;
 use crate::error::{RiskError, RiskResult};
 use crate::health::{account_health, HealthKind};
 use crate::ops::{
@@ -183,13 +185,15 @@ pub fn liquidate(
         closed = abs_size;
     }
 
-    // Throttle.
+    // Throttle (the window and its use are kept either way, so that turning it on through
+    // governance starts from what was liquidated).
     if now_ms.saturating_sub(state.throttle_window_start_ms) >= params.throttle_window_ms {
         state.throttle_window_start_ms = now_ms;
         state.throttle_used = 0;
     }
     let capacity = sub(throttle_notional(&work_ctx)?, state.throttle_used)?.max(0);
-    if !bankrupt && decimals.quote_value(closed, oracle, Rounding::Ceil)? > capacity {
+    let throttled = params.throttle == LiquidationThrottle::On && !bankrupt;
+    if throttled && decimals.quote_value(closed, oracle, Rounding::Ceil)? > capacity {
         closed = decimals
             .size_for_value(capacity, oracle, Rounding::Floor)?
             .min(closed);

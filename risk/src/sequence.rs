@@ -439,9 +439,12 @@ pub struct Harness {
     pub last_result: Result<(), RiskError>,
 }
 
-/// The market configuration of the harness: the defaults for an 8/6-decimal market.
+/// The market configuration of the harness: the defaults for an 8/6-decimal market, with the
+/// liquidation throttle on (off by default), so that the invariants are checked with it too.
 pub fn config() -> MarketConfig {
-    MarketConfig::default_large_cap(Decimals { base: 8, quote: 6 })
+    let mut c = MarketConfig::default_large_cap(Decimals { base: 8, quote: 6 });
+    c.liquidation.throttle = crate::config::LiquidationThrottle::On;
+    c
 }
 
 /// Valid prices at `oracle` (dampened equal).
@@ -564,6 +567,16 @@ impl Harness {
             }
             feed.recent.push(feed.price);
             if let Some(vol) = feed.forecast_vol {
+                // As `feed::observe`: the opening term's memory samples the dampened price,
+                // then the volatility terms update.
+                let _ = crate::memory::sample_memory(
+                    &mut m.state.vol_memory,
+                    &ballast_oracle::OracleConfig::default(),
+                    &m.config.margin,
+                    vol,
+                    feed.dampened,
+                    now,
+                );
                 let _ = m.state.update_volatility(&m.config, vol, now);
             }
             m.prices = Prices {

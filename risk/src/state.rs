@@ -11,11 +11,12 @@ use parity_scale_codec::{Decode, Encode};
 use scale_info::TypeInfo;
 
 use crate::breaker::Breaker;
-use crate::config::MarketConfig;
+use crate::config::{MarketConfig, MS_PER_HOUR};
 use crate::error::{RiskError, RiskResult};
 use crate::greeks::OptionsBook;
 use crate::liquidity::DepthState;
 use crate::margin::VolFractions;
+use crate::memory::margin_vol;
 use crate::ramp::ramp_toward;
 
 /// Market identifier.
@@ -105,6 +106,14 @@ pub struct MarketState {
     pub fast_vol: Option<ballast_oracle::VolState>,
     /// Set once the market is in settlement (see [`crate::settlement`]).
     pub settlement: Option<Settlement>,
+    /// The long-horizon estimate and stressed memory of the opening term (see
+    /// [`crate::memory`]).
+    pub vol_memory: Option<crate::memory::VolMemory>,
+    /// The initial volatility fraction new positions face (`None` before the first forecast):
+    /// the clearing houses' anti-procyclicality tools on what a trader must post to open, and
+    /// nothing else. Existing positions, liquidation and withdrawals keep the applied and
+    /// target terms of the oracle's forecast. See [`MarketState::update_volatility`].
+    pub opening: Option<Fixed>,
 }
 
 /// A market's settlement: every position closes at `price`.
@@ -271,6 +280,10 @@ impl Account {
     }
 }
 
+/// The least ratio of the opening initial target to the maintenance target that the speed
+/// limit may leave (3/2).
+pub const MIN_INITIAL_OVER_MAINTENANCE: Fixed = Fixed::from_bits(422_212_465_065_984);
+
 impl MarketState {
     /// Fresh state for a newly listed market.
     pub fn new(now_ms: u64) -> MarketState {
@@ -293,6 +306,7 @@ impl MarketState {
     ) -> RiskResult<()> {
         let elapsed = now_ms.saturating_sub(self.last_ramp_ms);
         let target = VolFractions::for_vol(&config.margin, annualized_vol)?;
+        self.opening = Some(self.next_opening(config, annualized_vol, &target, elapsed)?);
         let rates = config.ramps;
         // While a governance change blends in, the old side of the blend follows the market
         // too, under the old configuration: its own terms, toward its own target, at its rates.
@@ -334,6 +348,47 @@ impl MarketState {
         Ok(())
     }
 
+    /// The opening term after `elapsed` ms (see [`MarketState::opening`]): the initial volatility
+    /// fraction of the blend with the stressed memory, risen at most `opening_rise_per_hour` of
+    /// the previous opening term (of `min_initial_fraction`, if below it) per hour, and never
+    /// below 1.5 times the maintenance target. The first forecast applies at once (there is
+    /// nothing to rise from, and the oracle's prior is conservative).
+    fn next_opening(
+        &self,
+        config: &MarketConfig,
+        forecast: Fixed,
+        target: &VolFractions,
+        elapsed: u64,
+    ) -> RiskResult<Fixed> {
+        let vol = margin_vol(forecast, self.vol_memory.as_ref(), &config.margin)?;
+        let mut opening = VolFractions::for_vol(&config.margin, vol)?.initial;
+        if let Some(previous) = self.opening {
+            let from = previous.max(config.margin.min_initial_fraction);
+            let rise = from
+                .checked_mul(config.ramps.opening_rise_per_hour)?
+                .mul_div(
+                    Fixed::from_i128(i128::from(elapsed))?,
+                    Fixed::from_i128(i128::from(MS_PER_HOUR))?,
+                    Rounding::Floor,
+                )?;
+            opening = opening.min(from.checked_add(rise)?);
+        }
+        // However fast the storm, a position opened at the cap keeps a third of its margin above
+        // maintenance.
+        let cushion = target
+            .maintenance
+            .checked_mul(MIN_INITIAL_OVER_MAINTENANCE)?;
+        Ok(opening.max(cushion))
+    }
+
+    /// The initial volatility fraction a position being opened or grown faces: the opening term
+    /// once the market has seen a forecast, before that the larger of the applied and target
+    /// terms.
+    pub fn opening_initial(&self) -> Fixed {
+        self.opening
+            .unwrap_or_else(|| self.applied.initial.max(self.target.initial))
+    }
+
     /// Sum of |size| over every open position, base units: both sides of the open interest, or
     /// what is not closed yet once the market is settled (closes there are one-sided).
     pub fn open_size(&self) -> RiskResult<i128> {
@@ -365,7 +420,9 @@ mod tests {
 
     #[test]
     fn volatility_spike_ramps_initial_faster_than_maintenance() {
-        let cfg = MarketConfig::default_large_cap(Decimals { base: 8, quote: 6 });
+        let mut cfg = MarketConfig::default_large_cap(Decimals { base: 8, quote: 6 });
+        // The ramps alone: no speed limit on the opening target.
+        cfg.ramps.opening_rise_per_hour = Fixed::from_int(100);
         let mut s = MarketState::new(0);
         let calm = Fixed::from_ratio(40, 100).unwrap();
         s.update_volatility(&cfg, calm, 0).unwrap();
@@ -391,6 +448,73 @@ mod tests {
                 .unwrap(),
             Fixed::from_ratio(5, 1000).unwrap()
         );
+    }
+
+    #[test]
+    fn the_opening_term_rises_at_most_its_speed_limit_and_falls_at_once() {
+        let cfg = MarketConfig::default_large_cap(Decimals { base: 8, quote: 6 });
+        let hour = 3_600_000;
+        let mut s = MarketState::new(0);
+        assert_eq!(s.opening, None);
+        // The first forecast applies at once, whatever it is (the oracle's prior is 100%).
+        s.update_volatility(&cfg, Fixed::ONE, 0).unwrap();
+        let prior = VolFractions::for_vol(&cfg.margin, Fixed::ONE).unwrap();
+        assert_eq!((s.target, s.opening), (prior, Some(prior.initial)));
+        // Calm: the opening term falls at once (targets are the forecast's throughout).
+        let calm = Fixed::from_ratio(30, 100).unwrap();
+        let calm_terms = VolFractions::for_vol(&cfg.margin, calm).unwrap();
+        s.update_volatility(&cfg, calm, hour).unwrap();
+        assert_eq!(
+            (s.target, s.opening),
+            (calm_terms, Some(calm_terms.initial))
+        );
+        // Volatility doubles to 60%: each hour the opening term rises by 0.92% of itself (of
+        // 5% while below it) toward the raw 5.9%; the targets, which held positions ramp
+        // toward, move at once.
+        let storm = Fixed::from_ratio(60, 100).unwrap();
+        let raw = VolFractions::for_vol(&cfg.margin, storm).unwrap();
+        let opening = |s: &MarketState| s.opening.unwrap();
+        let mut previous = opening(&s).max(cfg.margin.min_initial_fraction);
+        let f = |x: Fixed| x.to_bits() as f64 / 281_474_976_710_656.0;
+        for h in 2..=13u64 {
+            s.update_volatility(&cfg, storm, h * hour).unwrap();
+            assert_eq!(s.target, raw);
+            assert_eq!(s.opening_initial(), opening(&s));
+            let rise = f(opening(&s)) / f(previous);
+            assert!(rise <= 1.0092 + 1e-12 && rise > 1.0091, "hour {h}: {rise}");
+            previous = opening(&s);
+        }
+        // After 12 hours: 1.0092^12 = 1.116 times 5%, below the raw 5.9%, which it reaches
+        // within the day.
+        assert!(f(opening(&s)) < 0.05 * 1.1163 && f(raw.initial) > 0.058);
+        let mut later = s.clone();
+        later.update_volatility(&cfg, storm, 37 * hour).unwrap();
+        assert_eq!(later.opening, Some(raw.initial));
+        // A jump the limit would leave within a third of maintenance is held at 1.5 times the
+        // maintenance target instead: at 200%, maintenance 9.1%, opening 13.7% (raw 19.7%).
+        let mut jump = s.clone();
+        let extreme = Fixed::from_int(2);
+        jump.update_volatility(&cfg, extreme, 15 * hour).unwrap();
+        let m = VolFractions::for_vol(&cfg.margin, extreme)
+            .unwrap()
+            .maintenance;
+        assert_eq!(
+            jump.opening,
+            Some(m.checked_mul(MIN_INITIAL_OVER_MAINTENANCE).unwrap())
+        );
+        // Half an hour at once, then half an hour: about one hour's rise (compounding within
+        // the hour gains a hair, no more).
+        let mut split = s.clone();
+        split
+            .update_volatility(&cfg, storm, 13 * hour + hour / 2)
+            .unwrap();
+        split.update_volatility(&cfg, storm, 14 * hour).unwrap();
+        s.update_volatility(&cfg, storm, 14 * hour).unwrap();
+        assert!(opening(&split) >= opening(&s));
+        assert!(f(opening(&split)) / f(opening(&s)) < 1.0001);
+        // The storm passes: back to calm at once.
+        s.update_volatility(&cfg, calm, 16 * hour).unwrap();
+        assert_eq!(s.opening, Some(calm_terms.initial));
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod common;
 
 use ballast_math::{Fixed, Rounding};
 use ballast_oracle::OracleConfig;
-use ballast_risk::config::DepthTerms;
+use ballast_risk::config::{DepthTerms, LiquidationThrottle};
 use ballast_risk::governance::{self, AnnouncedChange};
 use ballast_risk::health::{account_health, HealthKind};
 use ballast_risk::liquidation::{liquidate, throttle_notional};
@@ -151,6 +151,7 @@ fn one_depth_reporter_cannot_remargin_a_ten_x_account() {
 #[test]
 fn a_thin_depth_report_does_not_stop_liquidations() {
     let mut ctx = market();
+    ctx.config.liquidation.throttle = LiquidationThrottle::On;
     let (mut long, _) = open_long(&mut ctx, 50, 10);
     for r in 0..3 {
         report(&mut ctx, r, BookDepth { bid: 1, ask: 1 }, NOW).unwrap();

@@ -12,6 +12,7 @@ mod common;
 use common::*;
 
 use ballast_math::Fixed;
+use ballast_risk::config::LiquidationThrottle;
 use ballast_risk::health::initial_health_at_target;
 use ballast_risk::{
     account_health, Fill, HealthKind, LastPrice, Ledger, MarketCtx, MarketState, RiskError,
@@ -198,6 +199,7 @@ fn withdrawals_face_the_target_initial_requirement() {
 fn a_recovered_account_is_never_liquidated_and_its_flag_clears() {
     let mut l = ledger(20_000);
     // A throttle of 100 USD per window, so the first call closes only part of what is needed.
+    l.markets[0].config.liquidation.throttle = LiquidationThrottle::On;
     l.markets[0].config.liquidation.throttle_notional = 100 * USD;
     l.deposit(TRADER, 1_000 * USD).unwrap();
     l.deposit(LP, 10_000_000 * USD).unwrap();

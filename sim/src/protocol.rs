@@ -8,9 +8,12 @@
 //! - no volatility scaling: both quantiles at the smallest positive value, so the volatility
 //!   term is zero to 1e-14 and the tiers alone set the requirement; no size or open-interest
 //!   term either (exchange brackets have neither);
-//! - no ramps: ramp rates of 100 (10,000 points) per hour, so a change applies at once;
+//! - no ramps: ramp rates of 100 (10,000 points) per hour, so a change applies at once, and the
+//!   opening term's speed limit at its largest valid value (100% an hour; the volatility term
+//!   it limits is zero to 1e-14 anyway);
+//! - no stressed memory (weight 0);
 //! - no breaker: a trip move of 1,000,000x, which no price path reaches;
-//! - no throttle: a throttle far above any notional.
+//! - no throttle (off, as in Ballast's defaults since the clearing-house issue).
 //!
 //! Liquidation mechanics (chunk size, penalty, liquidator takeover, insurance fund, bad-debt
 //! socialization) are the same in every protocol.
@@ -22,6 +25,7 @@
 //! liquidation throttle (`ballast_risk::liquidity`). `ballast_no_depth` is Ballast without them.
 
 use ballast_math::{Decimals, Fixed};
+use ballast_risk::config::LiquidationThrottle;
 use ballast_risk::MarketConfig;
 
 /// One protocol variant.
@@ -41,8 +45,13 @@ pub enum Protocol {
     BallastNoDepth,
     /// Ballast with the options gamma and vega budgets at 1 (the largest valid value).
     BallastNoBudgets,
-    /// Ballast defaults with the liquidation throttle switched off (it never binds).
-    BallastNoThrottle,
+    /// Ballast defaults with the liquidation throttle switched on (as listed before issue 17).
+    BallastThrottled,
+    /// Ballast without the stressed memory (weight 0: the margin uses the oracle's forecast).
+    BallastNoMemory,
+    /// Ballast without the speed limit on the opening term (its largest valid value, 100% an
+    /// hour).
+    BallastNoSpeedLimit,
 }
 
 impl Protocol {
@@ -51,12 +60,15 @@ impl Protocol {
         Protocol::Baseline,
         Protocol::Ballast,
         Protocol::BallastNoDepth,
-        Protocol::BallastNoThrottle,
+        Protocol::BallastThrottled,
         Protocol::MarginOnly,
         Protocol::BreakerOnly,
         Protocol::ThrottleOnly,
         Protocol::BallastNoBudgets,
     ];
+
+    /// Further variants, run only when named (`--protocols`).
+    pub const EXTRA: [Protocol; 2] = [Protocol::BallastNoMemory, Protocol::BallastNoSpeedLimit];
 
     /// Short name used on the command line, in the JSON and in the plots.
     pub fn name(self) -> &'static str {
@@ -68,7 +80,9 @@ impl Protocol {
             Protocol::ThrottleOnly => "throttle_only",
             Protocol::BallastNoDepth => "ballast_no_depth",
             Protocol::BallastNoBudgets => "ballast_no_budgets",
-            Protocol::BallastNoThrottle => "ballast_no_throttle",
+            Protocol::BallastThrottled => "ballast_throttled",
+            Protocol::BallastNoMemory => "ballast_no_memory",
+            Protocol::BallastNoSpeedLimit => "ballast_no_speed_limit",
         }
     }
 
@@ -76,13 +90,20 @@ impl Protocol {
     pub fn reports_depth(self) -> bool {
         matches!(
             self,
-            Protocol::Ballast | Protocol::BallastNoBudgets | Protocol::BallastNoThrottle
+            Protocol::Ballast
+                | Protocol::BallastNoBudgets
+                | Protocol::BallastThrottled
+                | Protocol::BallastNoMemory
+                | Protocol::BallastNoSpeedLimit
         )
     }
 
     /// Parses a name from [`Protocol::name`].
     pub fn parse(name: &str) -> Option<Protocol> {
-        Protocol::ALL.into_iter().find(|p| p.name() == name)
+        Protocol::ALL
+            .into_iter()
+            .chain(Protocol::EXTRA)
+            .find(|p| p.name() == name)
     }
 
     /// The market configuration this protocol lists the market with.
@@ -97,16 +118,27 @@ impl Protocol {
                 c.options.gamma_budget = Fixed::ONE;
                 c.options.vega_budget = Fixed::ONE;
             }
-            Protocol::BallastNoThrottle => {
+            Protocol::BallastThrottled => {
                 c = ballast;
-                switch_off_throttle(&mut c);
+                c.liquidation.throttle = LiquidationThrottle::On;
+            }
+            Protocol::BallastNoMemory => {
+                c = ballast;
+                c.margin.stressed_weight = Fixed::ZERO;
+            }
+            Protocol::BallastNoSpeedLimit => {
+                c = ballast;
+                c.ramps.opening_rise_per_hour = Fixed::ONE;
             }
             Protocol::MarginOnly => {
                 c.margin = ballast.margin;
                 c.ramps = ballast.ramps;
             }
             Protocol::BreakerOnly => c.breaker = ballast.breaker,
-            Protocol::ThrottleOnly => c.liquidation = ballast.liquidation,
+            Protocol::ThrottleOnly => {
+                c.liquidation = ballast.liquidation;
+                c.liquidation.throttle = LiquidationThrottle::On;
+            }
         }
         c
     }
@@ -122,29 +154,25 @@ pub fn static_tiers(decimals: Decimals) -> MarketConfig {
     c.margin.maintenance_quantile = Fixed::from_bits(1);
     c.ramps.initial_per_hour = Fixed::from_int(100);
     c.ramps.maintenance_per_hour = Fixed::from_int(100);
+    c.ramps.opening_rise_per_hour = Fixed::ONE;
+    c.margin.stressed_weight = Fixed::ZERO;
     // No governance change happens in a run; the engine's floor on the governance ramp.
     c.ramps.params_ramp_ms = ballast_risk::config::MIN_GOVERNANCE_MS;
     c.breaker.trip_move = Fixed::from_int(1_000_000);
     c.breaker.calm_move = Fixed::from_int(999_999);
-    switch_off_throttle(&mut c);
+    c.liquidation.throttle = LiquidationThrottle::Off;
     c
-}
-
-/// A throttle that never binds: far above any notional without depth reports, and all of the
-/// open interest per window with them.
-fn switch_off_throttle(c: &mut MarketConfig) {
-    c.liquidation.throttle_notional = i128::MAX / 4;
-    c.liquidity.throttle_floor_oi_fraction = Fixed::ONE;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ballast_risk::config::LiquidationParams;
 
     #[test]
     fn every_variant_is_a_valid_configuration() {
         let d = Decimals { base: 8, quote: 6 };
-        for p in Protocol::ALL {
+        for p in Protocol::ALL.into_iter().chain(Protocol::EXTRA) {
             assert_eq!(p.config(d).validate(), Ok(()), "{}", p.name());
             assert_eq!(Protocol::parse(p.name()), Some(p));
         }
@@ -190,7 +218,20 @@ mod tests {
         assert_eq!((&breaker.margin, breaker.ramps), (&base.margin, base.ramps));
         assert_eq!(breaker.liquidation, base.liquidation);
         let throttle = Protocol::ThrottleOnly.config(d);
-        assert_eq!(throttle.liquidation, ballast.liquidation);
+        assert_eq!(throttle.liquidation.throttle, LiquidationThrottle::On);
+        assert_eq!(
+            LiquidationParams {
+                throttle: LiquidationThrottle::Off,
+                ..throttle.liquidation
+            },
+            ballast.liquidation
+        );
+        // Ballast throttled: the defaults with the throttle on, nothing else changed.
+        let mut throttled = Protocol::BallastThrottled.config(d);
+        assert_eq!(throttled.liquidation.throttle, LiquidationThrottle::On);
+        assert_eq!(ballast.liquidation.throttle, LiquidationThrottle::Off);
+        throttled.liquidation.throttle = LiquidationThrottle::Off;
+        assert_eq!(throttled, ballast);
         assert_eq!(
             (&throttle.margin, throttle.breaker),
             (&base.margin, base.breaker)

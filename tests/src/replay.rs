@@ -9,6 +9,7 @@ use ballast_interface::events::{BankruptcyResolved, BreakerChanged, Liquidated};
 use ballast_interface::{AccountView, EngineError, HealthReport, MarketRisk};
 use ballast_math::Rounding;
 use ballast_oracle::candles::Candle;
+use ballast_risk::config::LiquidationThrottle;
 use ballast_risk::RiskError;
 use drink::AccountId32;
 
@@ -280,6 +281,7 @@ pub fn run(
         h.fund_native(who);
     }
     let mut config = MarketConfig::default_large_cap(DECIMALS);
+    config.liquidation.throttle = LiquidationThrottle::On;
     config.liquidation.throttle_notional = i128::try_from(throttle_usd * USD).expect("throttle");
     // The replay feeds prices every 15 minutes (hourly during warm-up), where feeders on chain
     // report every block; freshness bounds are widened to that cadence so that a report is not

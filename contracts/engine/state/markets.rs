@@ -40,8 +40,11 @@ impl EngineState {
     }
 
     /// Writes back the markets the operation changed (`touched`) and any market whose breaker
-    /// changed state while observed (emitting the event). Ramps advanced by observation alone
-    /// need no write: the next load recomputes them from the same feed and time.
+    /// changed state while observed (emitting the event). Ramps, the opening term and its
+    /// memory advanced by observation alone need no write: the next load advances them from the
+    /// stored state over the longer interval (the opening term's speed limit then allows the
+    /// same rise without compounding within it; the memory folds the intervals in as one
+    /// return).
     pub fn store_markets(&mut self, loaded: &Loaded, touched: &[MarketId]) {
         for (m, stored) in loaded.markets.iter().zip(&loaded.stored_breakers) {
             let breaker_changed = *stored != m.state.breaker.state;
