@@ -440,7 +440,8 @@ pub struct Harness {
 }
 
 /// The market configuration of the harness: the defaults for an 8/6-decimal market, with the
-/// liquidation throttle on (off by default), so that the invariants are checked with it too.
+/// liquidation throttle on (off by default), so that the invariants are checked with it too
+/// (the harness's ETH-like market keeps the default).
 pub fn config() -> MarketConfig {
     let mut c = MarketConfig::default_large_cap(Decimals { base: 8, quote: 6 });
     c.liquidation.throttle = crate::config::LiquidationThrottle::On;
@@ -509,9 +510,15 @@ impl Harness {
         };
         for (id, price) in MARKETS {
             let price = Fixed::from_int(price);
+            // The BTC-like market throttles liquidations, the ETH-like one has the default (no
+            // throttle): every sequence checks the invariants under both.
+            let mut config = config();
+            if id == ETH {
+                config.liquidation.throttle = crate::config::LiquidationThrottle::Off;
+            }
             h.ledger.markets.push(MarketCtx {
                 id,
-                config: config(),
+                config,
                 state: MarketState::new(0),
                 prices: prices(price),
                 now_ms: 0,

@@ -124,9 +124,9 @@ enum CollapseArg {
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum CapacityArg {
-    /// substrate-contracts-node: 202 liquidations per 6-second block.
+    /// substrate-contracts-node: 191 liquidations per 6-second block.
     Node,
-    /// A parachain at its 5 MiB proof budget: 40 per 6-second block.
+    /// A parachain at its 5 MiB proof budget: 38 per 6-second block.
     Parachain,
     /// No limit.
     Unlimited,

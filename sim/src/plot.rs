@@ -293,10 +293,14 @@ pub fn margin(lines: &[MarginLine], title: &str, path: &Path) -> PlotResult {
     )?;
     for (k, line) in lines.iter().enumerate() {
         let color = PALETTE[k % PALETTE.len()];
-        let points = line
-            .points
-            .iter()
-            .map(|(at, im)| (at.saturating_sub(first) as f64 / 3_600_000.0, im * 100.0));
+        // Long series are drawn as the highest IM of each of at most 2,000 buckets, so that a
+        // three-year file stays a small file and no peak is lost.
+        let bucket = line.points.len().div_ceil(2_000).max(1);
+        let points = line.points.chunks(bucket).map(|c| {
+            let at = c[0].0;
+            let im = c.iter().map(|p| p.1).fold(0.0f64, f64::max);
+            (at.saturating_sub(first) as f64 / 3_600_000.0, im * 100.0)
+        });
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(1)))?
             .label(line.name.clone())

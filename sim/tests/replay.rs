@@ -382,7 +382,7 @@ fn liquidations_wait_for_block_space_when_the_chain_is_full() {
         assert!(m.conserved);
         assert_eq!(m.unresolved_deficits, 0);
     }
-    // The default, contracts-node's 202 calls per 6-second block, never binds here.
+    // The default, contracts-node's 191 calls per 6-second block, never binds here.
     let node = sim(Protocol::Baseline, &params(300), to, from).metrics;
     assert_eq!(node.capacity_deferred, 0);
     assert_eq!(node.bad_debt, free.bad_debt);
