@@ -366,7 +366,7 @@ impl MarketConfig {
                 liquidation_end_weight: ratio(1, 2),
                 // Three quarters of the initial term's variance from the stressed memory: a
                 // 30-day EWMA whose worst value fades with a 120-day half-life (see
-                // `crate::memory`; chosen on the simulator's yardstick, README).
+                // `crate::memory`; chosen on the simulator's yardstick, docs/simulator.md).
                 stressed_weight: ratio(3, 4),
                 long_vol_lambda: HALF_LIFE_30_DAYS,
                 stressed_decay: HALF_LIFE_120_DAYS,

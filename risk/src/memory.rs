@@ -26,8 +26,8 @@
 //! What the blend does: the long estimate lags a fresh storm, so the opening term rises more
 //! slowly than the forecast at its start (what lowers the largest daily and monthly rises, and
 //! what lets new positions open at more leverage early in a storm) and falls more slowly after
-//! it (what lifts the troughs). Measured on the simulator's clearing-house yardstick (README,
-//! "Cascade simulator"), with its costs.
+//! it (what lifts the troughs). Measured on the simulator's clearing-house yardstick
+//! (`docs/simulator.md`), with its costs.
 
 use ballast_math::Fixed;
 use ballast_oracle::{OracleConfig, VolState};

@@ -20,9 +20,11 @@
 //!
 //! Depth reports are not configuration but a venue's action: the protocols that include
 //! Ballast's liquidity terms ([`Protocol::reports_depth`]) have the market's depth reported to
-//! the risk core every hour, which switches on the liquidity charge, the per-account impact cap,
-//! the open-interest growth cap, the depth-based open-interest caps and the depth-sized
-//! liquidation throttle (`ballast_risk::liquidity`). `ballast_no_depth` is Ballast without them.
+//! the risk core every hour (and whenever the book moved by more than 10%), which switches on
+//! the liquidity charge, the per-account impact cap, the open-interest growth cap, the
+//! depth-based open-interest caps and, where a listing has the throttle on
+//! (`ballast_throttled`), the depth-sized liquidation throttle (`ballast_risk::liquidity`).
+//! `ballast_no_depth` is Ballast without them.
 
 use ballast_math::{Decimals, Fixed};
 use ballast_risk::config::LiquidationThrottle;

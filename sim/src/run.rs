@@ -17,7 +17,8 @@
 //!
 //! Option writers (`--option-writers`, see [`crate::options`] and `run/writers.rs`) act before
 //! the traders in each tick. Protocols with Ballast's liquidity terms have the market's depth
-//! reported to the risk core once at the start and then every hour.
+//! reported to the risk core at the start, every hour and whenever the book moved by more than
+//! 10% since the last report.
 //!
 //! The venue's market maker (the counterparty of every fill) and the liquidator are funded
 //! far beyond their needs: they stand for the rest of the market. Fills are at the oracle

@@ -1,7 +1,8 @@
 //! Load run in the drink sandbox: 1,000 accounts across two markets (BTC and ETH, real hourly
 //! candles from ../shared/data) through the FTX crash (2022-11-07..10). Feeders report both
-//! markets at four points per candle; a keeper liquidates under the default throttle (5M USD per
-//! 10 minutes per market) over as many blocks as it takes, and sells what it takes over. At the
+//! markets at four points per candle; a keeper liquidates under the default listing (no
+//! throttle since the clearing-house issue) over as many blocks as it takes, and sells what it
+//! takes over. At the
 //! end the token contract, the engine's totals and the sum over every account reconcile to the
 //! unit. Prints weight per message, the total, and the largest single call against the block
 //! limits, ending with one JSON line.
