@@ -24,6 +24,8 @@
 
 use ballast_oracle::candles::Candle;
 
+use crate::units::to_f64;
+
 /// One clearing-house model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CcpModel {
@@ -97,10 +99,9 @@ pub fn margin_series(
     params: &CcpParams,
     candles: &[Candle],
 ) -> Vec<(u64, f64, f64)> {
-    let to_f64 = |c: &Candle| c.close.to_bits() as f64 / 281_474_976_710_656.0;
     let returns: Vec<f64> = candles
         .windows(2)
-        .map(|w| (to_f64(&w[1]) / to_f64(&w[0])).ln())
+        .map(|w| (to_f64(w[1].close) / to_f64(w[0].close)).ln())
         .collect();
     let seed = params.seed_hours.min(returns.len());
     if seed == 0 {
@@ -149,14 +150,26 @@ pub fn margin_series(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::units::from_f64;
     use ballast_math::Fixed;
+
+    /// Closes from 100 over `hours` log returns of +sigma(k), -sigma(k), +sigma(k), ...: an
+    /// hourly volatility of exactly sigma(k).
+    fn alternating(hours: usize, sigma: impl Fn(usize) -> f64) -> Vec<f64> {
+        let mut closes = vec![100.0];
+        for k in 0..hours {
+            let r = if k % 2 == 0 { sigma(k) } else { -sigma(k) };
+            closes.push(closes[k] * r.exp());
+        }
+        closes
+    }
 
     fn candles(closes: &[f64]) -> Vec<Candle> {
         closes
             .iter()
             .enumerate()
             .map(|(k, c)| {
-                let p = Fixed::from_bits((c * 281_474_976_710_656.0).round() as i128);
+                let p = from_f64(*c);
                 Candle {
                     timestamp_ms: k as u64 * 3_600_000,
                     open: p,
@@ -172,17 +185,7 @@ mod tests {
     #[test]
     fn ewma_t4_on_a_constant_volatility_path_is_the_quantile_times_the_horizon_volatility() {
         // Returns alternating +1% and -1% (log): sigma = 1% an hour; IM = 3.2556 * sqrt(8) * 1%.
-        let mut closes = vec![100.0];
-        for k in 0..2_000 {
-            let last = closes[closes.len() - 1];
-            closes.push(
-                last * if k % 2 == 0 {
-                    0.01f64.exp()
-                } else {
-                    (-0.01f64).exp()
-                },
-            );
-        }
+        let closes = alternating(2_000, |_| 0.01);
         let params = CcpParams {
             floor: 0.0,
             ..CcpParams::default()
@@ -212,17 +215,10 @@ mod tests {
     fn im_for_an_hour_knows_the_closes_before_it_and_no_later_one() {
         // Flat at 1% an hour, then one return of 20% into the close of candle 1,000: the IM of
         // the hour of candle 1,001 (which starts at that close) is the first to see it.
-        let mut closes = vec![100.0];
-        for k in 0..2_000 {
-            let last = closes[closes.len() - 1];
-            let r: f64 = if k == 999 {
-                0.2
-            } else if k % 2 == 0 {
-                0.01
-            } else {
-                -0.01
-            };
-            closes.push(last * r.exp());
+        let mut closes = alternating(2_000, |_| 0.01);
+        // Return 999 (into close 1,000) becomes +20%; every later close moves with it.
+        for c in &mut closes[1_000..] {
+            *c *= (0.2f64 + 0.01).exp();
         }
         let series = margin_series(CcpModel::EwmaT4, &CcpParams::default(), &candles(&closes));
         let at = |hour: u64| {
@@ -247,17 +243,11 @@ mod tests {
     fn the_buffer_is_used_up_as_margin_rises_and_rebuilt_as_it_falls() {
         // 100 days at 1% an hour, 100 at 1.2% (a 20% rise of b, inside the band), 100 at 2%
         // (the EWMA's half-life is 11 days: each regime is 9 half-lives).
-        let mut closes = vec![100.0];
-        for k in 0..(300 * 24) {
-            let sigma: f64 = match k / (100 * 24) {
-                0 => 0.01,
-                1 => 0.012,
-                _ => 0.02,
-            };
-            let r = if k % 2 == 0 { sigma } else { -sigma };
-            let last = closes[closes.len() - 1];
-            closes.push(last * r.exp());
-        }
+        let closes = alternating(300 * 24, |k| match k / (100 * 24) {
+            0 => 0.01,
+            1 => 0.012,
+            _ => 0.02,
+        });
         let params = CcpParams {
             floor: 0.0,
             seed_hours: 24,
@@ -284,13 +274,7 @@ mod tests {
     fn the_stressed_variance_remembers_the_worst_month() {
         // 60 days at 3% an hour, then 150 days at 0.5%: the plain EWMA forgets the stress, the
         // stressed model keeps a quarter of its variance.
-        let mut closes = vec![100.0];
-        for k in 0..(210 * 24) {
-            let sigma: f64 = if k < 60 * 24 { 0.03 } else { 0.005 };
-            let r = if k % 2 == 0 { sigma } else { -sigma };
-            let last = closes[closes.len() - 1];
-            closes.push(last * r.exp());
-        }
+        let closes = alternating(210 * 24, |k| if k < 60 * 24 { 0.03 } else { 0.005 });
         let params = CcpParams {
             floor: 0.0,
             seed_hours: 24,

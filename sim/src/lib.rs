@@ -12,4 +12,5 @@ pub mod protocol;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod units;
 pub mod yardstick;

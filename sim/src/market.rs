@@ -31,6 +31,8 @@
 
 use ballast_oracle::candles::Candle;
 
+use crate::units::to_f64;
+
 /// Milliseconds per minute.
 pub const MINUTE_MS: u64 = 60_000;
 
@@ -218,10 +220,6 @@ pub struct Tick {
     pub price: f64,
     /// A candle covers this time (feeders report); false inside data gaps.
     pub live: bool,
-}
-
-fn to_f64(x: ballast_math::Fixed) -> f64 {
-    x.to_bits() as f64 / 281_474_976_710_656.0
 }
 
 /// The bar length of a candle series: the most common spacing (hourly or finer).

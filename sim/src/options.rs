@@ -19,7 +19,8 @@ use std::f64::consts::PI;
 
 use ballast_risk::{ExpiryGreeks, MarketId, OptionsReport};
 
-use crate::run::{fx, usd};
+use crate::run::usd;
+use crate::units::from_f64 as fx;
 
 /// Milliseconds per year (365 days, as the oracle annualizes 8,760 hours).
 pub const YEAR_MS: f64 = 365.0 * 86_400_000.0;

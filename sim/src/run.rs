@@ -42,6 +42,7 @@ use crate::market::{DepthCollapse, DepthModel, DepthParams, Impact, Tick};
 use crate::options::{WriterParams, HOUR};
 use crate::population::{draw_profiles, Clock, Demand, PopulationParams, Profile};
 use crate::protocol::Protocol;
+use crate::units::{from_f64 as fx, to_f64 as f};
 use crate::yardstick::{percentile, Judgement, Series};
 
 mod writers;
@@ -68,7 +69,6 @@ const FEEDERS: u8 = 3;
 pub const TAKER_FEE: f64 = 0.0005;
 /// Slack of the liquidation pre-filter, as a fraction of notional (see [`Hot::may_breach`]).
 const PREFILTER_SLACK: f64 = 0.003;
-const ONE_BITS: f64 = 281_474_976_710_656.0;
 
 /// Parameters of a run besides the protocol and the path.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -503,14 +503,6 @@ pub(crate) fn usd(x: f64) -> i128 {
 
 fn whole(units: i128) -> f64 {
     units as f64 / 1e6
-}
-
-fn f(x: Fixed) -> f64 {
-    x.to_bits() as f64 / ONE_BITS
-}
-
-pub(crate) fn fx(x: f64) -> Fixed {
-    Fixed::from_bits((x * ONE_BITS).round() as i128)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

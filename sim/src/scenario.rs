@@ -13,6 +13,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StudentT};
 
+use crate::units::{from_f64, to_f64};
+
 /// Hours in a year (volatility is annualized over 8,760 hours, as the oracle does).
 pub const HOURS_PER_YEAR: f64 = 8_760.0;
 const STEPS_PER_HOUR: u32 = 12;
@@ -45,17 +47,13 @@ pub struct Wick {
     pub recovery: Recovery,
 }
 
-fn fixed(price: f64) -> Fixed {
-    Fixed::from_bits((price * 281_474_976_710_656.0).round() as i128)
-}
-
 fn candle(at_ms: u64, open: f64, high: f64, low: f64, close: f64) -> Candle {
     Candle {
         timestamp_ms: at_ms,
-        open: fixed(open),
-        high: fixed(high),
-        low: fixed(low),
-        close: fixed(close),
+        open: from_f64(open),
+        high: from_f64(high),
+        low: from_f64(low),
+        close: from_f64(close),
         volume: Fixed::ONE,
     }
 }
@@ -105,10 +103,7 @@ pub fn synthetic(
 
 /// Realized annualized volatility of hourly log closes.
 pub fn realized_vol(candles: &[Candle]) -> f64 {
-    let closes: Vec<f64> = candles
-        .iter()
-        .map(|c| c.close.to_bits() as f64 / 281_474_976_710_656.0)
-        .collect();
+    let closes: Vec<f64> = candles.iter().map(|c| to_f64(c.close)).collect();
     let n = closes.len().saturating_sub(1).max(1) as f64;
     let variance = closes
         .windows(2)
@@ -206,7 +201,6 @@ mod tests {
                 annual_vol: 0.4,
             },
         ];
-        let to_f64 = |x: Fixed| x.to_bits() as f64 / 281_474_976_710_656.0;
         for recovery in [Recovery::ByTheClose, Recovery::None] {
             let wick = Wick {
                 depth: 0.11,
