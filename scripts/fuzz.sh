@@ -33,6 +33,7 @@ for target in "${targets[@]}"; do
     mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target"
     log="$(pwd)/target/fuzz/$target.log"
     before=$(find "fuzz/artifacts/$target" -type f | wc -l)
+    touch "$log.start"
     echo "[fuzz] $target for ${seconds}s"
     status=0
     (cd fuzz && cargo "+$toolchain" fuzz run --release "$target" "corpus/$target" -- \
@@ -46,7 +47,19 @@ for target in "${targets[@]}"; do
         tail -20 "$log" >&2
         failed=1
     fi
-    [[ $findings -gt 0 ]] && failed=1
+    if [[ $findings -gt 0 ]]; then
+        failed=1
+        # What was found, readable from the CI log alone (the artifacts stay on the machine
+        # that ran it): the panic or sanitizer report, and each new input in base64, which
+        # `base64 -d > input && cargo fuzz run TARGET input` (in fuzz/) replays.
+        echo "[fuzz] $target: finding (log $log):" >&2
+        grep -E -A3 "panicked at|ERROR: libFuzzer|ERROR: AddressSanitizer|SUMMARY:" "$log" | head -40 >&2 || true
+        find "fuzz/artifacts/$target" -type f -newer "$log.start" | while read -r input; do
+            echo "[fuzz] $target input $(basename "$input") (base64):" >&2
+            base64 -w0 "$input" >&2
+            echo >&2
+        done
+    fi
     printf '[fuzz] %s: %s executions, %s findings\n' "$target" "${execs:-0}" "$findings"
     json+="${json:+,}\"$target\":{\"execs\":${execs:-0},\"findings\":$findings}"
 done

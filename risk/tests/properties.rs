@@ -386,6 +386,51 @@ fn finding_dark_market_phantom_deficit_is_socialized() {
     }
 }
 
+/// Regression of a fuzz finding (risk_sequences, minimized): an account short ETH-like went
+/// 131,000 USD underwater, then bought back 69% of its short at the oracle sixteen times. Each
+/// fill passed (equity unchanged, requirement smaller) and moved the position to the provider's
+/// side, until the other side held 99 base units, worth less than one quote unit per unit of
+/// social-loss index: the deficit could no longer be covered and every liquidation was refused
+/// with `DeficitUnresolved`. Now an underwater account closes everything at once or nothing.
+#[test]
+fn finding_underwater_partial_closes_leave_a_deficit_nobody_can_cover() {
+    use sequence::{ETH, USD};
+    let mut ops = vec![
+        Op::Deposit(1, 4_530_979 * (USD / 100)),
+        Op::Leveraged {
+            market: ETH,
+            taker: 1,
+            buy: false,
+            pct: 69,
+        },
+        Op::Move {
+            market: ETH,
+            bps: 2_733,
+        },
+    ];
+    ops.extend((0..20).map(|_| Op::Leveraged {
+        market: ETH,
+        taker: 1,
+        buy: true,
+        pct: 69,
+    }));
+    // A keeper with collateral takes it over.
+    ops.push(Op::Deposit(0, 2_000_000 * USD));
+    ops.extend((0..4).map(|_| Op::Liquidate {
+        market: ETH,
+        who: 1,
+        by: 0,
+    }));
+    let h = match replay(&ops) {
+        Ok(h) => h,
+        Err(v) => panic!("{v}"),
+    };
+    // The account was taken over and its deficit covered: nothing is left of it.
+    let account = h.ledger.accounts.get(&1).cloned().unwrap_or_default();
+    assert!(account.is_flat(), "{account:?}");
+    assert!(account.collateral >= 0, "{account:?}");
+}
+
 /// Regression of the same root cause the other way round: a short in a dark market was worth
 /// its whole notional at a zero price, and a fill in the other market grew risk on that value
 /// (2,000 USD of collateral opened 440,000 USD of ETH-like exposure). Now no side grows while

@@ -101,6 +101,45 @@ fn an_underwater_close_below_the_oracle_is_refused() {
     assert!(better.conserved());
 }
 
+/// A fuzz finding: an underwater account reduced its position at the oracle again and again
+/// (each fill left its equity as it was and its requirement smaller, so it passed), handing
+/// its position to the other side until the positions left to share its deficit were dust, and
+/// no liquidation or social loss could resolve the deficit any more. An underwater account now
+/// closes everything at once or nothing; partial closes are the liquidator's.
+#[test]
+fn an_underwater_account_may_not_close_part_of_its_position_even_at_the_oracle() {
+    let mut l = underwater();
+    let before = l.clone();
+    for part in [ONE_BTC / 2, ONE_BTC - 1, 1] {
+        assert_eq!(
+            l.fill(TRADER, LP, FEES, &trade(BTC, -part, "18900", 0)),
+            Err(RiskError::NegativeEquity),
+            "{part}"
+        );
+        // As the maker side too.
+        assert_eq!(
+            l.fill(LP, TRADER, FEES, &trade(BTC, part, "18900", 0)),
+            Err(RiskError::NegativeEquity),
+            "{part}"
+        );
+    }
+    assert_eq!(l, before);
+    // A part at a price that brings the account back above zero equity is allowed (100 USD
+    // short, half a BTC sold 250 USD above the oracle).
+    let mut better = l.clone();
+    better
+        .fill(TRADER, LP, FEES, &trade(BTC, -ONE_BTC / 2, "19150", 0))
+        .unwrap();
+    assert!(equity(&better, TRADER) >= 0);
+    assert!(better.conserved());
+    // The liquidator still takes it over and covers the deficit.
+    l.insurance_fund = 200 * USD;
+    l.net_deposits += 200 * USD;
+    let outcome = l.liquidate(TRADER, OTHER, BTC).unwrap();
+    assert!(outcome.bankruptcy.is_some());
+    assert!(l.conserved());
+}
+
 #[test]
 fn an_underwater_close_at_the_oracle_resolves_its_deficit_in_the_same_fill() {
     let mut l = underwater();
