@@ -97,6 +97,21 @@ impl Decimals {
         }
     }
 
+    /// The price (quote per base, whole units) at which `size` base units are worth `value`
+    /// quote base units: `value * 10^(base - quote) / size`, with one rounding. Exact where
+    /// `quote_value` of a small size would round to nothing. `DivisionByZero` for a zero size.
+    pub fn price_for_value(self, value: i128, size: i128, rounding: Rounding) -> MathResult<Fixed> {
+        if self.base >= self.quote {
+            let scale = pow10(self.base.wrapping_sub(self.quote))?;
+            let numerator = value.checked_mul(scale).ok_or(MathError::Overflow)?;
+            Fixed::from_ratio_rounded(numerator, size, rounding)
+        } else {
+            let scale = pow10(self.quote.wrapping_sub(self.base))?;
+            let denominator = size.checked_mul(scale).ok_or(MathError::Overflow)?;
+            Fixed::from_ratio_rounded(value, denominator, rounding)
+        }
+    }
+
     /// A quote amount in base units as a [`Fixed`] number of whole quote units.
     pub fn quote_to_fixed(self, value: i128, rounding: Rounding) -> MathResult<Fixed> {
         Fixed::from_amount(value, self.quote, rounding)
@@ -111,6 +126,37 @@ mod tests {
 
     fn fx(text: &str) -> Fixed {
         Fixed::parse_decimal(text).unwrap()
+    }
+
+    #[test]
+    fn the_price_for_a_value_inverts_the_value_at_a_price() {
+        let eth = Decimals { base: 8, quote: 6 };
+        // 99 base units owe 131,120.975384 USD: a price of 1.3245...e14 per whole unit, where
+        // the quote value of 99 units at 1.0 (0.99 quote units) rounds to nothing.
+        let value = 131_120_975_384i128;
+        let up = eth.price_for_value(value, 99, Rounding::Ceil).unwrap();
+        assert!(eth.quote_value(99, up, Rounding::Ceil).unwrap() >= value);
+        let down = eth.price_for_value(value, 99, Rounding::Floor).unwrap();
+        assert!(eth.quote_value(99, down, Rounding::Floor).unwrap() <= value);
+        // Quote with more decimals than base, and the round trip at several sizes.
+        let odd = Decimals { base: 2, quote: 9 };
+        for size in [1i128, 7, 1_000, 123_456_789] {
+            for d in [eth, odd] {
+                let p = d.price_for_value(value, size, Rounding::Ceil).unwrap();
+                let back = d.quote_value(size, p, Rounding::Ceil).unwrap();
+                assert!(back >= value, "{size} {d:?}");
+                // One unit of the price's resolution less would not cover it.
+                let less = Fixed::from_bits(p.to_bits() - 1);
+                assert!(
+                    d.quote_value(size, less, Rounding::Floor).unwrap() < value,
+                    "{size}"
+                );
+            }
+        }
+        assert_eq!(
+            eth.price_for_value(value, 0, Rounding::Ceil),
+            Err(MathError::DivisionByZero)
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@
 extern crate alloc;
 use alloc::vec::Vec;
 
-use ballast_math::{mul_div_i128, Fixed, Rounding};
+use ballast_math::{mul_div_i128, Rounding};
 
 use crate::breaker::BreakerState;
 use crate::error::{RiskError, RiskResult};
@@ -30,10 +30,9 @@ pub struct Share {
     pub weight: i128,
 }
 
-/// The quote value (base units) of one unit of social-loss index over the positions of
-/// `share`'s market that pay (all but the bankrupt account's), with the market's index in
-/// `markets`, or `None` when nobody there pays.
-fn paying_value(
+/// The size (base units) of the positions of `share`'s market that pay (all but the bankrupt
+/// account's), with the market's index in `markets`, or `None` when nobody there pays.
+fn paying_size(
     markets: &[MarketCtx],
     share: &Share,
     bankrupt: &Account,
@@ -48,14 +47,10 @@ fn paying_value(
         .checked_abs()
         .ok_or_else(overflow)?;
     let paying = sub(ctx.state.open_size()?, own)?;
-    if paying <= 0 {
-        return Ok(None);
-    }
-    let value = ctx
-        .config
-        .decimals
-        .quote_value(paying, Fixed::ONE, Rounding::Floor)?;
-    Ok((value > 0).then_some((index, value)))
+    // Any paying size counts, however small: the loss per unit is computed exactly from it
+    // (a fuzz finding: valuing 99 base units at one quote unit per unit of index rounded to
+    // nothing, and the deficit was refused as unresolvable).
+    Ok((paying > 0).then_some((index, paying)))
 }
 
 /// Covers `deficit` (quote base units, > 0): the insurance fund first, the rest shared over
@@ -78,7 +73,7 @@ pub fn cover_deficit(
     if socialized > 0 {
         let mut total = 0i128;
         for share in shares {
-            if paying_value(markets, share, bankrupt)?.is_some() {
+            if paying_size(markets, share, bankrupt)?.is_some() {
                 total = total.checked_add(share.weight).ok_or_else(overflow)?;
             }
         }
@@ -87,7 +82,7 @@ pub fn cover_deficit(
         }
         let (mut cumulative, mut assigned) = (0i128, 0i128);
         for share in shares {
-            let Some((index, value)) = paying_value(markets, share, bankrupt)? else {
+            let Some((index, paying)) = paying_size(markets, share, bankrupt)? else {
                 continue;
             };
             cumulative = cumulative.checked_add(share.weight).ok_or_else(overflow)?;
@@ -97,7 +92,12 @@ pub fn cover_deficit(
             let market = markets.get_mut(index).ok_or(RiskError::UnknownMarket)?;
             let mut state = market.state.clone();
             settle(bankrupt, market, &mut state)?;
-            let per_unit = Fixed::from_ratio_rounded(part, value, Rounding::Ceil)?;
+            // Each paying position owes its size times the index move, rounded up, so together
+            // at least `part`.
+            let per_unit = market
+                .config
+                .decimals
+                .price_for_value(part, paying, Rounding::Ceil)?;
             state.social_loss_index = state.social_loss_index.checked_add(per_unit)?;
             state.settlement_pool = sub(state.settlement_pool, part)?;
             if let Some((_, p)) = bankrupt

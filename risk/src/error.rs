@@ -57,10 +57,9 @@ pub enum RiskError {
     GammaBudget,
     /// The options book's vega would lose more than its budget of equity in the vol shock.
     VegaBudget,
-    /// The fill would leave the account's equity negative and lower than before, or leave an
-    /// underwater account holding positions: an account that is (or would be) underwater may
-    /// trade only at the oracle price or better, fee included, and only to close everything
-    /// at once (the rest is the liquidator's).
+    /// The fill would leave the account's equity negative and lower than before: an account
+    /// that is (or would be) underwater may trade only at the oracle price or better, fee
+    /// included.
     NegativeEquity,
     /// A deficit is left that neither the insurance fund nor any other open position can
     /// cover; the operation that would leave it is refused.

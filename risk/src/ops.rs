@@ -221,14 +221,6 @@ fn side_check(
     }
     let maintenance_before = account_health(before, markets, HealthKind::Maintenance, None)?;
     let maintenance_after = account_health(after, markets, HealthKind::Maintenance, None)?;
-    // An underwater account closes everything in one fill (which covers its deficit at once)
-    // or nothing: each partial close at the oracle would hand part of its position to the
-    // other side, shrinking the positions that must share its deficit, down to dust that no
-    // social loss can reach and no liquidation can resolve (a fuzz finding). What it cannot
-    // close at once is the liquidator's, who covers the deficit chunk by chunk.
-    if maintenance_after.equity < 0 && !after.is_flat() {
-        return Err(RiskError::NegativeEquity);
-    }
     if maintenance_after.equity < 0
         && maintenance_after.equity < maintenance_before.equity
         && !at_oracle_or_better(find(markets, market)?, &side)?

@@ -391,7 +391,8 @@ fn finding_dark_market_phantom_deficit_is_socialized() {
 /// fill passed (equity unchanged, requirement smaller) and moved the position to the provider's
 /// side, until the other side held 99 base units, worth less than one quote unit per unit of
 /// social-loss index: the deficit could no longer be covered and every liquidation was refused
-/// with `DeficitUnresolved`. Now an underwater account closes everything at once or nothing.
+/// with `DeficitUnresolved`. Now the loss per unit of index is computed exactly from the
+/// paying size, however small.
 #[test]
 fn finding_underwater_partial_closes_leave_a_deficit_nobody_can_cover() {
     use sequence::{ETH, USD};
@@ -429,6 +430,68 @@ fn finding_underwater_partial_closes_leave_a_deficit_nobody_can_cover() {
     let account = h.ledger.accounts.get(&1).cloned().unwrap_or_default();
     assert!(account.is_flat(), "{account:?}");
     assert!(account.collateral >= 0, "{account:?}");
+}
+
+/// Regressions of a review's attacks on the same floor, from a dust pair in a second market:
+/// account 1 and 2 trade 99 base units of ETH-like, account 1 goes 95% of the way into BTC
+/// and BTC falls 15%. (a) The BTC liquidation covers BTC's pro-rata part of the deficit and
+/// leaves the ETH part (169 base units) on the account; (b) the BTC market is delisted and the
+/// account closed at the settlement price, leaving the whole loss. Both used to be refused as
+/// unresolvable, because 99 base units valued at one quote unit per unit of index rounded to
+/// nothing. Now the dust position's holder pays, exactly, and the harness checks after every
+/// operation that every underwater account can be liquidated.
+#[test]
+fn finding_a_dust_position_in_another_market_strands_a_deficit() {
+    use sequence::{BTC, ETH};
+    let dust_pair = Op::Trade {
+        market: ETH,
+        taker: 1,
+        maker: 2,
+        size: 99,
+        offset_bps: 0,
+        fee_bps: 0,
+    };
+    let into_btc = [
+        dust_pair,
+        Op::Leveraged {
+            market: BTC,
+            taker: 1,
+            buy: true,
+            pct: 95,
+        },
+        Op::Move {
+            market: BTC,
+            bps: -1_500,
+        },
+    ];
+    let mut liquidated = into_btc.to_vec();
+    liquidated.push(Op::Liquidate {
+        market: BTC,
+        who: 1,
+        by: 5,
+    });
+    let h = match replay(&liquidated) {
+        Ok(h) => h,
+        Err(v) => panic!("liquidated: {v}"),
+    };
+    assert!(h.ledger.accounts[&1].size(BTC) == 0 || h.ledger.accounts[&1].being_liquidated);
+    let mut settled = into_btc.to_vec();
+    settled.extend([
+        Op::FundInsurance(100 * sequence::USD),
+        Op::Settle {
+            market: BTC,
+            reason: SettleReason::Delisted,
+        },
+        Op::CloseSettled {
+            who: 1,
+            market: BTC,
+        },
+    ]);
+    let h = match replay(&settled) {
+        Ok(h) => h,
+        Err(v) => panic!("settled: {v}"),
+    };
+    assert_eq!(h.ledger.accounts[&1].size(BTC), 0);
 }
 
 /// Regression of the same root cause the other way round: a short in a dark market was worth

@@ -102,41 +102,38 @@ fn an_underwater_close_below_the_oracle_is_refused() {
 }
 
 /// A fuzz finding: an underwater account reduced its position at the oracle again and again
-/// (each fill left its equity as it was and its requirement smaller, so it passed), handing
-/// its position to the other side until the positions left to share its deficit were dust, and
-/// no liquidation or social loss could resolve the deficit any more. An underwater account now
-/// closes everything at once or nothing; partial closes are the liquidator's.
+/// (each fill leaves its equity as it was and its requirement smaller, so it passes), handing
+/// its position to the other side until the positions left to share its deficit were dust.
+/// The loss per unit of those positions used to be valued at whole quote units per unit of
+/// index, which rounded to nothing, and the deficit could no longer be covered. Now the loss
+/// per unit is exact: however small the positions left, the liquidation covers the deficit and
+/// the books still add up.
 #[test]
-fn an_underwater_account_may_not_close_part_of_its_position_even_at_the_oracle() {
+fn an_underwater_account_cut_down_to_dust_is_still_liquidated_and_its_deficit_covered() {
     let mut l = underwater();
-    let before = l.clone();
-    for part in [ONE_BTC / 2, ONE_BTC - 1, 1] {
-        assert_eq!(
-            l.fill(TRADER, LP, FEES, &trade(BTC, -part, "18900", 0)),
-            Err(RiskError::NegativeEquity),
-            "{part}"
-        );
-        // As the maker side too.
-        assert_eq!(
-            l.fill(LP, TRADER, FEES, &trade(BTC, part, "18900", 0)),
-            Err(RiskError::NegativeEquity),
-            "{part}"
-        );
-    }
-    assert_eq!(l, before);
-    // A part at a price that brings the account back above zero equity is allowed (100 USD
-    // short, half a BTC sold 250 USD above the oracle).
-    let mut better = l.clone();
-    better
-        .fill(TRADER, LP, FEES, &trade(BTC, -ONE_BTC / 2, "19150", 0))
+    // Other holders leave the market, so that only the trader and its counterparty hold.
+    l.fill(OTHER_LP, OTHER, FEES, &trade(BTC, -ONE_BTC, "18900", 0))
         .unwrap();
-    assert!(equity(&better, TRADER) >= 0);
-    assert!(better.conserved());
-    // The liquidator still takes it over and covers the deficit.
-    l.insurance_fund = 200 * USD;
-    l.net_deposits += 200 * USD;
+    // Halves at the oracle, down to 3 base units of BTC on each side.
+    while l.accounts[&TRADER].size(BTC) > 3 {
+        let half = (l.accounts[&TRADER].size(BTC) / 2).max(1);
+        l.fill(TRADER, LP, FEES, &trade(BTC, -half, "18900", 0))
+            .unwrap();
+        assert_eq!(equity(&l, TRADER), -100 * USD);
+    }
+    assert!(l.conserved());
+    let lp_before = l.accounts[&LP].clone();
     let outcome = l.liquidate(TRADER, OTHER, BTC).unwrap();
-    assert!(outcome.bankruptcy.is_some());
+    let covered = outcome.bankruptcy.expect("deficit covered");
+    assert_eq!(covered.deficit, 100 * USD);
+    assert_eq!(covered.socialized, 100 * USD);
+    assert!(l.accounts[&TRADER].is_flat());
+    assert!(l.accounts[&TRADER].collateral >= 0);
+    // The LP's 3 units owe the whole social loss (100 USD) in the pool: nothing is lost.
+    let m = &l.markets[0];
+    let owed = l.accounts[&LP].positions[0].1.pending_payment(m).unwrap();
+    assert!((100 * USD..=100 * USD + 1).contains(&owed), "{owed}");
+    assert_eq!(lp_before.collateral, l.accounts[&LP].collateral);
     assert!(l.conserved());
 }
 
