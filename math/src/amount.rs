@@ -58,6 +58,8 @@ impl Fixed {
     scale_info::TypeInfo,
     parity_scale_codec::MaxEncodedLen,
 )]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct Decimals {
     /// Decimals of the base asset: a size of `10^base` base units is one whole unit.
     pub base: u8,

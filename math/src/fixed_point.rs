@@ -267,6 +267,33 @@ impl fmt::Debug for Fixed {
     }
 }
 
+/// In configuration files a `Fixed` is its exact decimal string (`"0.05"`), parsed back to the
+/// nearest representable value, so a file written from a value reads back as the same value.
+#[cfg(feature = "serde")]
+impl serde::Serialize for Fixed {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Fixed {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Decimal;
+        impl serde::de::Visitor<'_> for Decimal {
+            type Value = Fixed;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a decimal number as a string, such as \"0.05\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Fixed, E> {
+                Fixed::parse_decimal(text)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Str(text), &self))
+            }
+        }
+        deserializer.deserialize_str(Decimal)
+    }
+}
+
 impl Encode for Fixed {
     fn size_hint(&self) -> usize {
         16

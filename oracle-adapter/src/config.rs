@@ -30,11 +30,14 @@ pub const MAX_PRICE: Fixed = Fixed::from_int(1 << 50);
 pub const MAX_INTERVAL_MS: u64 = 86_400_000;
 
 const DAY_MS: u64 = 86_400_000;
-/// `intervals_per_year * vol_interval_ms` must lie in [360, 367] days: it converts the
-/// per-interval variance to an annual one, so a unit slip (e.g. 365 with hourly intervals)
-/// would scale every volatility by sqrt(24).
+/// `intervals_per_year * vol_interval_ms * clock_compression` must lie in [360, 367] days: it
+/// converts the per-interval variance to an annual one, so a unit slip (e.g. 365 with hourly
+/// intervals) would scale every volatility by sqrt(24).
 const MIN_YEAR_MS: u64 = 360 * DAY_MS;
 const MAX_YEAR_MS: u64 = 367 * DAY_MS;
+
+/// Largest `clock_compression`: an hour of market time in one second of chain time.
+pub const MAX_CLOCK_COMPRESSION: u64 = 3_600;
 
 /// 0.02 on the 48-bit grid (rounded down; `tests::defaults_match_their_decimal_values` checks it).
 const TWO_PERCENT: Fixed = Fixed::from_bits(5_629_499_534_213);
@@ -55,6 +58,8 @@ pub const HOURLY_LAMBDA: Fixed = Fixed::from_bits(280_750_228_954_157);
 /// Oracle parameters of one market. Times are milliseconds (the chain's block timestamp unit);
 /// rates are per second; fractions are plain `Fixed` fractions (0.02 = 2 %).
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo, MaxEncodedLen)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct OracleConfig {
     /// Fresh reports needed to form an aggregate. With fewer, the last good aggregate is kept
     /// and ages (Acala/ORML rule). Default 3: the smallest median that outvotes one bad feeder.
@@ -96,6 +101,14 @@ pub struct OracleConfig {
     pub ewma_lambda: Fixed,
     /// Volatility intervals per year, to annualize. Default 8760 (hours in 365 days).
     pub intervals_per_year: u64,
+    /// How many times faster than the chain's clock this market's time runs: 1 on a real market
+    /// (the default), more only on a chain that replays history in compressed time (a test
+    /// node fed an hour of candles every 2 s runs at 1800, with `vol_interval_ms` = 2000). It
+    /// enters only the annualization check: a year of market time is
+    /// `intervals_per_year * vol_interval_ms * clock_compression` milliseconds of chain time, so
+    /// a compressed market samples volatility once per market hour and annualizes it by the
+    /// market's calendar. At most [`MAX_CLOCK_COMPRESSION`].
+    pub clock_compression: u64,
     /// Annualized volatility the EWMA starts from when a market gets its first price. Default
     /// 1.0 (100 %), above BTC's and ETH's realized vol in 2022-2025: a new market starts
     /// conservative, and the prior's weight decays as lambda^n (half after 11 days).
@@ -121,6 +134,7 @@ impl Default for OracleConfig {
             vol_interval_ms: 3_600_000,
             ewma_lambda: HOURLY_LAMBDA,
             intervals_per_year: 8_760,
+            clock_compression: 1,
             initial_annualized_vol: Fixed::ONE,
             delay_interval_ms: 3_600_000,
             delay_growth_limit: SIX_PERCENT,
@@ -174,9 +188,13 @@ impl OracleConfig {
         if !in_open_unit_interval(self.ewma_lambda) {
             return Err(ConfigError::Lambda.into());
         }
+        if self.clock_compression == 0 || self.clock_compression > MAX_CLOCK_COMPRESSION {
+            return Err(ConfigError::ClockCompression.into());
+        }
         let year_ms = self
             .intervals_per_year
             .checked_mul(self.vol_interval_ms)
+            .and_then(|ms| ms.checked_mul(self.clock_compression))
             .ok_or(ConfigError::IntervalsPerYear)?;
         if !(MIN_YEAR_MS..=MAX_YEAR_MS).contains(&year_ms) {
             return Err(ConfigError::IntervalsPerYear.into());
@@ -233,7 +251,7 @@ mod tests {
     fn validate_rejects_each_nonsense_setting() {
         let good = OracleConfig::default();
         type Spoil = fn(&mut OracleConfig);
-        let cases: [(Spoil, ConfigError); 19] = [
+        let cases: [(Spoil, ConfigError); 22] = [
             (|c| c.min_reports = 0, ConfigError::MinReports),
             (|c| c.min_reports = 9, ConfigError::MinReports),
             (|c| c.max_report_age_ms = 0, ConfigError::ReportAge),
@@ -262,6 +280,16 @@ mod tests {
                 |c| c.intervals_per_year = 365,
                 ConfigError::IntervalsPerYear,
             ),
+            (|c| c.clock_compression = 0, ConfigError::ClockCompression),
+            (
+                |c| c.clock_compression = MAX_CLOCK_COMPRESSION + 1,
+                ConfigError::ClockCompression,
+            ),
+            // Compressed time with a real-time sampling interval: a year would last 1,800.
+            (
+                |c| c.clock_compression = 1_800,
+                ConfigError::IntervalsPerYear,
+            ),
             (
                 |c| c.initial_annualized_vol = Fixed::from_int(-1),
                 ConfigError::InitialVol,
@@ -282,5 +310,10 @@ mod tests {
         daily.vol_interval_ms = DAY_MS;
         daily.intervals_per_year = 365;
         assert_eq!(daily.validate(), Ok(()));
+        // A replay chain at 1800x samples once per market hour (2 s of chain time).
+        let mut compressed = good.clone();
+        compressed.clock_compression = 1_800;
+        compressed.vol_interval_ms = 2_000;
+        assert_eq!(compressed.validate(), Ok(()));
     }
 }

@@ -97,7 +97,8 @@ pub enum ConfigError {
     VolInterval,
     /// `ewma_lambda` is not in (0, 1).
     Lambda,
-    /// `intervals_per_year * vol_interval_ms` is not a year (360 to 367 days).
+    /// `intervals_per_year * vol_interval_ms * clock_compression` is not a year (360 to 367
+    /// days).
     IntervalsPerYear,
     /// `initial_annualized_vol` is negative or above 100 (10,000 %).
     InitialVol,
@@ -105,6 +106,8 @@ pub enum ConfigError {
     DelayInterval,
     /// `delay_growth_limit` is not in (0, 1).
     DelayGrowth,
+    /// `clock_compression` is zero or above [`crate::config::MAX_CLOCK_COMPRESSION`].
+    ClockCompression,
 }
 
 impl From<MathError> for OracleError {

@@ -26,6 +26,8 @@ pub const HOURS_PER_YEAR: i64 = 8_760;
 /// deductions that keep it continuous at the edges are derived, never configured (see
 /// [`crate::margin::tier_requirement`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct Tier {
     /// Lower edge of the bracket, quote base units of notional. The first tier starts at 0.
     pub notional_floor: i128,
@@ -37,6 +39,8 @@ pub struct Tier {
 
 /// Everything that sets margin requirements. Changes to it ramp (see [`crate::ramp`]).
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct MarginParams {
     /// Notional brackets, floors strictly increasing from 0.
     pub tiers: Vec<Tier>,
@@ -74,6 +78,8 @@ pub struct MarginParams {
 
 /// How applied requirements move toward their targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct RampParams {
     /// Largest change of the applied initial volatility fraction per hour (absolute).
     pub initial_per_hour: Fixed,
@@ -96,6 +102,8 @@ pub struct RampParams {
 
 /// Velocity breaker and its automatic resume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct BreakerParams {
     /// Relative price move within `window_ms` that trips ReduceOnly.
     pub trip_move: Fixed,
@@ -114,6 +122,8 @@ pub struct BreakerParams {
 
 /// Liquidation, penalty and throttle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct LiquidationParams {
     /// Largest share of a position closed in one call, as a share of the position's size when
     /// its liquidation began (so a liquidation takes at most `1 / chunk_fraction` calls).
@@ -143,6 +153,8 @@ pub struct LiquidationParams {
 /// depth reports gets none of these terms and the absolute open-interest caps of
 /// [`MarginParams`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct LiquidityParams {
     /// Price band the reported depth is measured within: notional within this fraction of
     /// mid (0.01 = 1%). Closing the depth itself moves the price by this much.
@@ -186,6 +198,7 @@ pub struct LiquidityParams {
 /// a liquidator can take over per window at a price two feeders spiked (within the oracle's
 /// 25% jump guard); listings that fear that more than a cascade turn it on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum LiquidationThrottle {
     /// Every liquidatable account may be liquidated at once.
     Off,
@@ -196,6 +209,7 @@ pub enum LiquidationThrottle {
 
 /// Whether a market's depth terms apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum DepthTerms {
     /// Reports are kept and the depth in use follows them, but no term applies.
     Off,
@@ -205,6 +219,8 @@ pub enum DepthTerms {
 
 /// Greeks-aware limits for options books reported by venues (see [`crate::greeks`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct OptionsParams {
     /// Relative implied-vol shock of a 30-day expiry at the initial quantile (0.3: a 60% vol
     /// moves 18 points); shorter expiries shock more, longer less, by `(30 / DTE)^p`.
@@ -238,6 +254,8 @@ pub struct OptionsParams {
 /// Stress fee multiplier recommended to venues for trades that raise open interest (see
 /// [`crate::stress`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct StressParams {
     /// EWMA decay per volatility interval of the short-horizon volatility (half-life 6 h:
     /// 0.5^(1/6)); the long horizon is the oracle's forecast.
@@ -252,6 +270,8 @@ pub struct StressParams {
 
 /// Complete configuration of one market.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct MarketConfig {
     /// Token decimals: base asset (sizes) and quote (collateral).
     pub decimals: Decimals,
