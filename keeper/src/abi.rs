@@ -88,6 +88,23 @@ pub fn decode_return<T: Decode>(data: &[u8]) -> Result<T, String> {
     }
 }
 
+/// An error of a contract whose Rust types the keeper does not link (the venue's): its SCALE
+/// bytes, kept for the log. Decodes whatever is left of the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpaqueError(pub Vec<u8>);
+
+impl Decode for OpaqueError {
+    fn decode<I: parity_scale_codec::Input>(
+        input: &mut I,
+    ) -> Result<Self, parity_scale_codec::Error> {
+        let mut bytes = Vec::new();
+        while let Ok(b) = input.read_byte() {
+            bytes.push(b);
+        }
+        Ok(OpaqueError(bytes))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +134,11 @@ mod tests {
         assert_eq!(decode_return::<Result<u32, u8>>(&ok.encode()), Ok(Ok(5)));
         let lang: Result<(), u8> = Err(1);
         assert!(decode_return::<()>(&lang.encode()).is_err());
+        // Another contract's error: its bytes after the Err tag.
+        let refused: Result<Result<(), (u8, u128)>, u8> = Ok(Err((1, 7)));
+        assert_eq!(
+            decode_return::<Result<(), OpaqueError>>(&refused.encode()),
+            Ok(Err(OpaqueError((1u8, 7u128).encode())))
+        );
     }
 }

@@ -1,11 +1,14 @@
 //! `ballast-keeper`: the off-chain side of a Ballast deployment on a contracts chain.
 //!
-//! - `run`: as feeder(s), reports a price stream (candle CSV or stdin lines) to the engine,
-//!   skipping reports the oracle adapter's guard rails would reject; as liquidator, watches the
-//!   accounts it sees in the engine's events, reads their health with dry runs and liquidates
-//!   those below maintenance, stopping for a market when the engine says its throttle is used
-//!   up. Reconnects when the node goes away. Prints a JSON summary with the weights the chain
-//!   charged.
+//! - `run`: as feeder(s), reports a price source (candle CSV, each close with the confidence of
+//!   its range, or stdin lines) to the engine, skipping reports the oracle adapter's guard rails
+//!   would reject; as liquidator, watches the accounts it sees in the engine's events, reads
+//!   their health with dry runs and liquidates those below maintenance, stopping for a market
+//!   when the engine says its throttle is used up; with a venue, unwinds what it took over
+//!   through it within an inventory bound (`ballast_keeper::liquidation`), so that bounded
+//!   collateral keeps liquidating through a cascade. Reconnects when the node goes away. Prints
+//!   a JSON summary: counts, the liquidator's inventory and P&L, the market's leverage caps
+//!   over the run and the weights the chain charged.
 //! - `admin`: owner calls whose arguments are Rust types (listing a market with its full
 //!   configuration, feeder slots, venues), SCALE-encoded from the same crates the engine uses.
 
@@ -16,10 +19,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ballast_interface::events::{Deposited, Filled, Liquidated};
-use ballast_interface::{AccountView, EngineError, HealthReport};
-use ballast_keeper::abi::{decode_return, Abi};
-use ballast_keeper::feed::{closes_from_csv, prices_from_lines, report, scaled_configs, Prefilter};
-use ballast_keeper::liquidation::{liquidatable, markets_by_size};
+use ballast_interface::{AccountView, EngineError, HealthReport, MarketRisk};
+use ballast_keeper::abi::{decode_return, Abi, OpaqueError};
+use ballast_keeper::feed::{scaled_configs, CandleReplay, ListedPrices, Prefilter, PriceSource};
+use ballast_keeper::liquidation::{
+    liquidatable, markets_by_size, notional, unwind_trade, InventoryBound,
+};
+use ballast_keeper::listing::Listing;
 use ballast_math::{Decimals, Fixed};
 use ballast_risk::{MarketId, RiskError};
 use chain::{account_of, connection_lost, parse_account, signer, ss58, Chain, Weight, GAS_CAP};
@@ -55,10 +61,13 @@ struct Target {
 enum Command {
     /// Feed prices and liquidate.
     Run(RunArgs),
-    /// Print the SS58 address of a secret URI.
+    /// Print the SS58 address of a secret URI, or check that an address is one.
     Address {
+        #[arg(long, required_unless_present = "check", conflicts_with = "check")]
+        suri: Option<String>,
+        /// An SS58 address to check (printed back when valid).
         #[arg(long)]
-        suri: String,
+        check: Option<String>,
     },
     /// Check that the engine's books add up, reading everything from the chain: the token
     /// balance the engine holds equals its net deposits, which equal the sum over every
@@ -81,6 +90,11 @@ enum Command {
         #[arg(long = "watch")]
         watch: Vec<String>,
     },
+    /// Listing files: print the default, or check one as the engine would (offline).
+    Listing {
+        #[command(subcommand)]
+        call: ListingCall,
+    },
     /// Owner calls with typed arguments.
     Admin {
         #[command(flatten)]
@@ -94,12 +108,34 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum ListingCall {
+    /// Print the default large-cap listing as JSON, to edit into a listing file.
+    Default {
+        #[arg(long, default_value_t = 8)]
+        base_decimals: u8,
+        #[arg(long, default_value_t = 6)]
+        quote_decimals: u8,
+        #[arg(long, default_value_t = 1)]
+        time_scale: u64,
+    },
+    /// Check a listing file with the engine's own validation; prints it back as JSON.
+    Check {
+        #[arg(long)]
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum AdminCall {
-    /// List a market with the default large-cap configuration and the default oracle config,
-    /// the market's clock compressed `--time-scale` times (1: real time).
+    /// List a market from a listing file (`--config`), or with the default large-cap
+    /// configuration and the default oracle config, the market's clock compressed
+    /// `--time-scale` times (1: real time). The listing is validated before it is sent.
     ListMarket {
         #[arg(long)]
         market: MarketId,
+        /// Listing file (JSON: `ballast-keeper listing default` prints one to edit).
+        #[arg(long, conflicts_with_all = ["base_decimals", "quote_decimals", "time_scale"])]
+        config: Option<PathBuf>,
         #[arg(long, default_value_t = 8)]
         base_decimals: u8,
         #[arg(long, default_value_t = 6)]
@@ -136,7 +172,8 @@ struct RunArgs {
     /// Feeder secret URIs, in slot order (slot 0 first). None: no feeding.
     #[arg(long = "feeder")]
     feeders: Vec<String>,
-    /// Candle CSV whose closes are fed, one per interval; `-` reads prices from stdin lines.
+    /// Candle CSV whose closes are fed, one per interval, each with half its candle's range as
+    /// confidence; `-` reads `price [confidence]` lines from stdin.
     #[arg(long)]
     prices: Option<String>,
     /// First candle time (date or Unix time).
@@ -164,6 +201,31 @@ struct RunArgs {
     /// Most liquidation calls per scan.
     #[arg(long, default_value_t = 16)]
     max_liquidations_per_scan: usize,
+    /// Venue the liquidator unwinds its inventory through (SS58; the liquidator must have
+    /// approved it in the engine). None: it keeps what it takes over.
+    #[arg(long)]
+    venue: Option<String>,
+    /// Venue metadata.
+    #[arg(long, default_value = "target/contracts/ballast_venue.contract")]
+    venue_metadata: PathBuf,
+    /// Take nothing over while the liquidator's inventory is worth this much or more (notional
+    /// at the oracle, quote base units). None: no bound.
+    #[arg(long)]
+    max_inventory_notional: Option<u128>,
+    /// Largest notional unwound per market per round (quote base units; default 100,000 at 6
+    /// decimals).
+    #[arg(long, default_value_t = 100_000_000_000)]
+    unwind_per_round: u128,
+}
+
+impl RunArgs {
+    fn inventory_bound(&self) -> InventoryBound {
+        let cap = |v: u128| i128::try_from(v).unwrap_or(i128::MAX);
+        InventoryBound {
+            max_notional: self.max_inventory_notional.map_or(i128::MAX, cap),
+            unwind_per_round: cap(self.unwind_per_round),
+        }
+    }
 }
 
 fn now_ms() -> u64 {
@@ -240,15 +302,22 @@ impl MinWith for Weight {
     }
 }
 
-/// An engine message's answer in a dry run: its `Result<T, EngineError>`.
-fn engine_answer<T: Decode>(data: Option<Vec<u8>>) -> Result<Result<T, EngineError>, String> {
+/// A message's answer in a dry run: its `Result<T, E>`.
+fn answer<T: Decode, E: Decode>(data: Option<Vec<u8>>) -> Result<Result<T, E>, String> {
     let data = data.ok_or("the call trapped")?;
-    decode_return::<Result<T, EngineError>>(&data)
+    decode_return::<Result<T, E>>(&data)
+}
+
+/// A contract the keeper calls besides the engine: its address and metadata.
+struct Contract {
+    address: [u8; 32],
+    abi: Abi,
 }
 
 struct Keeper {
     abi: Abi,
     engine: [u8; 32],
+    venue: Option<Contract>,
     started: Instant,
     weights: Weights,
     counts: BTreeMap<&'static str, u64>,
@@ -259,6 +328,7 @@ impl Keeper {
         Keeper {
             abi,
             engine,
+            venue: None,
             started,
             weights: Weights::default(),
             counts: BTreeMap::new(),
@@ -279,17 +349,48 @@ impl Keeper {
         args: impl Encode,
     ) -> Result<Result<Option<chain::Included>, EngineError>, subxt::Error> {
         let data = self.abi.call(label, args).map_err(subxt::Error::Other)?;
+        self.checked_submit::<T, EngineError>(chain, who, self.engine, data, label)
+            .await
+    }
+
+    /// Dry-runs then submits a venue call (`None` when the keeper has no venue).
+    async fn call_venue(
+        &mut self,
+        chain: &Chain,
+        who: &Keypair,
+        label: &'static str,
+        args: impl Encode,
+    ) -> Result<Option<Result<Option<chain::Included>, OpaqueError>>, subxt::Error> {
+        let Some(venue) = &self.venue else {
+            return Ok(None);
+        };
+        let address = venue.address;
+        let data = venue.abi.call(label, args).map_err(subxt::Error::Other)?;
+        self.checked_submit::<(), OpaqueError>(chain, who, address, data, label)
+            .await
+            .map(Some)
+    }
+
+    /// Submits `data` to `contract` if its dry run answers `Ok`; the refusal otherwise.
+    async fn checked_submit<T: Decode, E: Decode>(
+        &mut self,
+        chain: &Chain,
+        who: &Keypair,
+        contract: [u8; 32],
+        data: Vec<u8>,
+        label: &'static str,
+    ) -> Result<Result<Option<chain::Included>, E>, subxt::Error> {
         let dry = chain
-            .dry_run(account_of(who), self.engine, data.clone())
+            .dry_run(account_of(who), contract, data.clone())
             .await?;
-        match engine_answer::<T>(dry.data.clone()) {
+        match answer::<T, E>(dry.data.clone()) {
             Ok(Ok(_)) if !dry.reverted => {}
             Ok(Err(e)) => return Ok(Err(e)),
             Ok(Ok(_)) => return Err(subxt::Error::Other(format!("{label}: reverted"))),
             Err(e) => return Err(subxt::Error::Other(format!("{label}: {e}"))),
         }
         let included = chain
-            .submit(who, self.engine, data, limit(dry.gas_required))
+            .submit(who, contract, data, limit(dry.gas_required))
             .await?;
         if included.success {
             self.weights.add(label, included.weight);
@@ -359,13 +460,148 @@ struct Feeder {
     filter: Prefilter,
 }
 
+/// The market's leverage caps and volatility over the run, read once per round.
+#[derive(Default)]
+struct CapsSeen {
+    first: Option<MarketRisk>,
+    last: Option<MarketRisk>,
+    lowest_new_position_cap: Option<Fixed>,
+    highest_forecast_vol: Option<Fixed>,
+}
+
+impl CapsSeen {
+    fn note(&mut self, risk: MarketRisk) {
+        let cap = risk.new_position_leverage_cap;
+        self.lowest_new_position_cap =
+            Some(self.lowest_new_position_cap.map_or(cap, |c| c.min(cap)));
+        let vol = risk.forecast_vol;
+        self.highest_forecast_vol = Some(self.highest_forecast_vol.map_or(vol, |v| v.max(vol)));
+        self.first.get_or_insert(risk);
+        self.last = Some(risk);
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let text = |v: Option<Fixed>| v.map(|f| f.to_string());
+        serde_json::json!({
+            "new_position_cap_first": text(self.first.as_ref().map(|r| r.new_position_leverage_cap)),
+            "new_position_cap_lowest": text(self.lowest_new_position_cap),
+            "new_position_cap_last": text(self.last.as_ref().map(|r| r.new_position_leverage_cap)),
+            "applied_cap_first": text(self.first.as_ref().map(|r| r.applied_leverage_cap)),
+            "applied_cap_last": text(self.last.as_ref().map(|r| r.applied_leverage_cap)),
+            "forecast_vol_first": text(self.first.as_ref().map(|r| r.forecast_vol)),
+            "forecast_vol_highest": text(self.highest_forecast_vol),
+        })
+    }
+}
+
+/// The liquidator's own book over the run, quote base units.
+#[derive(Default)]
+struct LiquidatorBook {
+    start_equity: Option<i128>,
+    inventory_peak_notional: i128,
+    unwound_notional: i128,
+}
+
 struct RunState {
-    prices: Vec<Fixed>,
-    next: usize,
+    source: Box<dyn PriceSource>,
+    prices_sent: usize,
     feeders: Vec<Feeder>,
     liquidator: Option<Keypair>,
     watched: BTreeSet<[u8; 32]>,
     scanned_to: Option<u64>,
+    caps: CapsSeen,
+    book: LiquidatorBook,
+}
+
+/// An account's equity at the oracle (maintenance terms), quote base units; its collateral when
+/// the engine has no health for it (no positions).
+async fn equity_of(k: &Keeper, chain: &Chain, who: [u8; 32]) -> Result<i128, subxt::Error> {
+    let id = ink::primitives::AccountId::from(who);
+    let health: Result<HealthReport, EngineError> = k.query(chain, "health", (id,)).await?;
+    match health {
+        Ok(h) => Ok(h.maintenance.equity),
+        Err(_) => {
+            let view: AccountView = k.query(chain, "account", (id,)).await?;
+            Ok(view.collateral)
+        }
+    }
+}
+
+/// The notional of every position `who` holds, at each market's oracle.
+async fn inventory_notional(
+    k: &Keeper,
+    chain: &Chain,
+    who: [u8; 32],
+) -> Result<i128, subxt::Error> {
+    let view: AccountView = k
+        .query(chain, "account", (ink::primitives::AccountId::from(who),))
+        .await?;
+    let mut total = 0i128;
+    for (market, p) in &view.positions {
+        let risk: Result<MarketRisk, EngineError> =
+            k.query(chain, "market_risk", (*market,)).await?;
+        let Ok(risk) = risk else { continue };
+        let value = notional(p.size, risk.oracle, risk.decimals)
+            .map_err(|e| subxt::Error::Other(format!("notional: {e:?}")))?;
+        total = total.saturating_add(value);
+    }
+    Ok(total)
+}
+
+/// Unwinds the liquidator's inventory in the venue's market by one round's bound.
+async fn unwind(
+    k: &mut Keeper,
+    chain: &Chain,
+    s: &mut RunState,
+    args: &RunArgs,
+    liquidator: &Keypair,
+) -> Result<(), subxt::Error> {
+    if k.venue.is_none() {
+        return Ok(());
+    }
+    let me = account_of(liquidator);
+    let view: AccountView = k
+        .query(chain, "account", (ink::primitives::AccountId::from(me),))
+        .await?;
+    let Some((_, held)) = view.positions.iter().find(|(m, _)| *m == args.market) else {
+        return Ok(());
+    };
+    let risk: Result<MarketRisk, EngineError> =
+        k.query(chain, "market_risk", (args.market,)).await?;
+    let Ok(risk) = risk else { return Ok(()) };
+    let trade = unwind_trade(
+        held.size,
+        risk.oracle,
+        risk.decimals,
+        &args.inventory_bound(),
+    )
+    .map_err(|e| subxt::Error::Other(format!("unwind size: {e:?}")))?;
+    if trade == 0 {
+        return Ok(());
+    }
+    match k.call_venue(chain, liquidator, "trade", (trade,)).await? {
+        Some(Ok(_)) => {
+            k.count("unwinds");
+            let value = notional(trade, risk.oracle, risk.decimals).unwrap_or(0);
+            s.book.unwound_notional = s.book.unwound_notional.saturating_add(value);
+            log(
+                k.started,
+                format!(
+                    "unwound {trade} of {} in market {} through the venue (notional {value})",
+                    held.size, args.market
+                ),
+            );
+        }
+        Some(Err(refusal)) => {
+            k.count("unwinds_refused");
+            log(
+                k.started,
+                format!("the venue refused an unwind of {trade}: {:02x?}", refusal.0),
+            );
+        }
+        None => {}
+    }
+    Ok(())
 }
 
 /// One round: a price from every feeder, new accounts from recent blocks, a liquidation scan.
@@ -375,13 +611,20 @@ async fn round(
     s: &mut RunState,
     args: &RunArgs,
 ) -> Result<(), subxt::Error> {
-    if let Some(&price) = s.prices.get(s.next) {
+    if let Some(observation) = s.source.next_observation() {
+        let price = observation.price;
         for (slot, f) in s.feeders.iter_mut().enumerate() {
             let now = now_ms();
-            let r = report(price, now).map_err(|e| subxt::Error::Other(format!("{e:?}")))?;
+            let r = observation.report(now);
             if let Err(e) = f.filter.admit(r, now) {
                 k.count("reports_skipped");
-                log(k.started, format!("feeder {slot}: skip {price}: {e:?}"));
+                log(
+                    k.started,
+                    format!(
+                        "feeder {slot}: skip {price} (confidence {}): {e:?}",
+                        r.confidence
+                    ),
+                );
                 continue;
             }
             let included = k
@@ -403,11 +646,23 @@ async fn round(
                 );
             }
         }
+        s.prices_sent += 1;
         log(
             k.started,
-            format!("price {} / {}: {price}", s.next + 1, s.prices.len()),
+            format!(
+                "price {} ({} left): {price} confidence {}",
+                s.prices_sent,
+                s.source
+                    .remaining()
+                    .map_or_else(|| "?".to_string(), |n| n.to_string()),
+                observation.confidence
+            ),
         );
-        s.next += 1;
+    }
+    let risk: Result<MarketRisk, EngineError> =
+        k.query(chain, "market_risk", (args.market,)).await?;
+    if let Ok(risk) = risk {
+        s.caps.note(risk);
     }
     // Accounts from the engine's events since the last scan.
     let best = chain.best_number().await?;
@@ -418,6 +673,10 @@ async fn round(
         return Ok(());
     };
     let me = account_of(&liquidator);
+    if s.book.start_equity.is_none() {
+        s.book.start_equity = Some(equity_of(k, chain, me).await?);
+    }
+    let bound = args.inventory_bound();
     let mut calls = 0usize;
     let watched: Vec<[u8; 32]> = s.watched.iter().copied().filter(|a| *a != me).collect();
     'accounts: for who in watched {
@@ -436,6 +695,18 @@ async fn round(
             // target), within the calls allowed per scan.
             loop {
                 if calls >= args.max_liquidations_per_scan {
+                    break 'accounts;
+                }
+                let carried = inventory_notional(k, chain, me).await?;
+                s.book.inventory_peak_notional = s.book.inventory_peak_notional.max(carried);
+                if !bound.may_take_over(carried) {
+                    k.count("takeovers_deferred_at_bound");
+                    log(
+                        k.started,
+                        format!(
+                            "inventory {carried} at the bound: unwinding before taking more over"
+                        ),
+                    );
                     break 'accounts;
                 }
                 match k
@@ -461,6 +732,19 @@ async fn round(
                     Err(EngineError::Risk(RiskError::NotLiquidatable | RiskError::NoPosition)) => {
                         break
                     }
+                    Err(EngineError::Risk(RiskError::InsufficientMargin)) => {
+                        // The liquidator's own initial margin binds: it cannot take this over
+                        // until it has unwound.
+                        k.count("liquidations_missed_margin");
+                        log(
+                            k.started,
+                            format!(
+                                "cannot take over {} in {market}: the liquidator's margin binds",
+                                ss58(who)
+                            ),
+                        );
+                        break 'accounts;
+                    }
                     Err(e) => {
                         log(
                             k.started,
@@ -472,7 +756,9 @@ async fn round(
             }
         }
     }
-    Ok(())
+    let carried = inventory_notional(k, chain, me).await?;
+    s.book.inventory_peak_notional = s.book.inventory_peak_notional.max(carried);
+    unwind(k, chain, s, args, &liquidator).await
 }
 
 fn log_liquidation(k: &Keeper, included: &chain::Included, who: [u8; 32], market: MarketId) {
@@ -500,10 +786,14 @@ async fn run(args: RunArgs) -> Result<(), String> {
     let started = Instant::now();
     let abi = Abi::load(&args.target.engine_metadata)?;
     let engine = parse_account(&args.target.engine)?;
-    let prices = match args.prices.as_deref() {
-        None => Vec::new(),
-        Some("-") => prices_from_lines(std::io::stdin().lock())?,
-        Some(path) => closes_from_csv(path, args.from.as_deref(), args.to.as_deref())?,
+    let source: Box<dyn PriceSource> = match args.prices.as_deref() {
+        None => Box::new(ListedPrices::from_lines(&b""[..])?),
+        Some("-") => Box::new(ListedPrices::from_lines(std::io::stdin().lock())?),
+        Some(path) => Box::new(CandleReplay::from_csv(
+            path,
+            args.from.as_deref(),
+            args.to.as_deref(),
+        )?),
     };
     let (_, oracle) = scaled_configs(Decimals { base: 8, quote: 6 }, args.time_scale);
     let feeders = args
@@ -526,13 +816,21 @@ async fn run(args: RunArgs) -> Result<(), String> {
         watched.insert(parse_account(a)?);
     }
     let mut k = Keeper::new(abi, engine, started);
+    if let Some(venue) = &args.venue {
+        k.venue = Some(Contract {
+            address: parse_account(venue)?,
+            abi: Abi::load(&args.venue_metadata)?,
+        });
+    }
     let mut s = RunState {
-        prices,
-        next: 0,
+        source,
+        prices_sent: 0,
         feeders,
         liquidator,
         watched,
         scanned_to: None,
+        caps: CapsSeen::default(),
+        book: LiquidatorBook::default(),
     };
     log(
         started,
@@ -540,7 +838,9 @@ async fn run(args: RunArgs) -> Result<(), String> {
             "engine {}, market {}, {} prices, {} feeders, liquidator {}",
             args.target.engine,
             args.market,
-            s.prices.len(),
+            s.source
+                .remaining()
+                .map_or_else(|| "live".to_string(), |n| n.to_string()),
             s.feeders.len(),
             s.liquidator
                 .as_ref()
@@ -568,7 +868,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
             }
             Err(e) => log(started, format!("error: {e}")),
         }
-        if s.next >= s.prices.len() {
+        if s.source.remaining() == Some(0) {
             let since = *finished_at.get_or_insert_with(Instant::now);
             if since.elapsed() >= Duration::from_secs(args.linger_secs) {
                 break;
@@ -580,9 +880,31 @@ async fn run(args: RunArgs) -> Result<(), String> {
             tokio::time::sleep(interval - spent).await;
         }
     }
+    let liquidator_json = match &s.liquidator {
+        None => serde_json::Value::Null,
+        Some(l) => {
+            let me = account_of(l);
+            // Read after the run; null where the node does not answer.
+            let end_equity = equity_of(&k, &chain, me).await.ok();
+            let end_inventory = inventory_notional(&k, &chain, me).await.ok();
+            let start = s.book.start_equity;
+            let pnl = start.zip(end_equity).map(|(a, b)| (b - a).to_string());
+            serde_json::json!({
+                "start_equity": start.map(|v| v.to_string()),
+                "end_equity": end_equity.map(|v| v.to_string()),
+                "pnl": pnl,
+                "inventory_peak_notional": s.book.inventory_peak_notional.to_string(),
+                "inventory_end_notional": end_inventory.map(|v| v.to_string()),
+                "unwound_notional": s.book.unwound_notional.to_string(),
+                "max_inventory_notional": args.max_inventory_notional.map(|v| v.to_string()),
+            })
+        }
+    };
     let summary = serde_json::json!({
         "counts": k.counts,
         "watched_accounts": s.watched.len(),
+        "liquidator": liquidator_json,
+        "caps": s.caps.json(),
         "weights": k.weights.json(),
         "seconds": started.elapsed().as_secs_f64(),
     });
@@ -603,19 +925,31 @@ async fn admin(target: Target, suri: String, call: AdminCall) -> Result<(), Stri
     let answer = match call {
         AdminCall::ListMarket {
             market,
+            config,
             base_decimals,
             quote_decimals,
             time_scale,
         } => {
-            let (config, oracle) = scaled_configs(
-                Decimals {
-                    base: base_decimals,
-                    quote: quote_decimals,
-                },
-                time_scale,
-            );
-            k.call::<()>(&chain, &owner, "list_market", (market, config, oracle))
-                .await
+            let listing = match config {
+                Some(path) => Listing::load(path)?,
+                None => {
+                    let listing = Listing::default_large_cap(
+                        Decimals {
+                            base: base_decimals,
+                            quote: quote_decimals,
+                        },
+                        time_scale,
+                    );
+                    Listing::from_json(&listing.to_json()?)?
+                }
+            };
+            k.call::<()>(
+                &chain,
+                &owner,
+                "list_market",
+                (market, listing.market, listing.oracle),
+            )
+            .await
         }
         AdminCall::SetFeeder {
             market,
@@ -764,12 +1098,35 @@ async fn reconcile(
     }
 }
 
+fn listing(call: ListingCall) -> Result<(), String> {
+    let listing = match call {
+        ListingCall::Default {
+            base_decimals,
+            quote_decimals,
+            time_scale,
+        } => Listing::default_large_cap(
+            Decimals {
+                base: base_decimals,
+                quote: quote_decimals,
+            },
+            time_scale,
+        ),
+        ListingCall::Check { file } => Listing::load(file)?,
+    };
+    println!("{}", listing.to_json()?);
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args).await,
-        Command::Address { suri } => signer(&suri).map(|k| println!("{}", ss58(account_of(&k)))),
+        Command::Address { suri, check } => match (suri, check) {
+            (Some(suri), _) => signer(&suri).map(|k| println!("{}", ss58(account_of(&k)))),
+            (None, Some(address)) => parse_account(&address).map(|a| println!("{}", ss58(a))),
+            (None, None) => Err("--suri or --check".into()),
+        },
         Command::Reconcile {
             target,
             token,
@@ -778,6 +1135,7 @@ async fn main() {
             watch,
         } => reconcile(target, token, token_metadata, markets, watch).await,
         Command::Admin { target, suri, call } => admin(target, suri, call).await,
+        Command::Listing { call } => listing(call),
     };
     if let Err(e) = result {
         eprintln!("ballast-keeper: {e}");
