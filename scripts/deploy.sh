@@ -34,6 +34,10 @@ cd "$(dirname "$0")/.."
 
 log() { printf '[deploy] %s\n' "$*" >&2; }
 
+case "${1:-}" in
+    "" | --rehearse) ;;
+    *) log "unknown argument '$1' (usage: scripts/deploy.sh [--rehearse]): nothing sent"; exit 2 ;;
+esac
 if [[ "${1:-}" == "--rehearse" ]]; then
     export BALLAST_NODE_PORT=9955 BALLAST_NODE_DIR
     BALLAST_NODE_DIR=$(mktemp -d)

@@ -392,14 +392,14 @@ impl Keeper {
         let included = chain
             .submit(who, contract, data, limit(dry.gas_required))
             .await?;
-        if included.success {
-            self.weights.add(label, included.weight);
-        } else {
-            log(
-                self.started,
-                format!("{label}: failed in block {:?}", included.block),
-            );
+        if !included.success {
+            // Not counted as done: the state may have moved between the dry run and the block.
+            return Err(subxt::Error::Other(format!(
+                "{label}: failed in block {:?}",
+                included.block
+            )));
         }
+        self.weights.add(label, included.weight);
         Ok(Ok(Some(included)))
     }
 
@@ -504,6 +504,9 @@ struct LiquidatorBook {
 
 struct RunState {
     source: Box<dyn PriceSource>,
+    /// The observation being reported: kept until every feeder has had it, so that a
+    /// connection lost in the middle of a round does not drop a price.
+    pending: Option<ballast_keeper::feed::Observation>,
     prices_sent: usize,
     feeders: Vec<Feeder>,
     liquidator: Option<Keypair>,
@@ -611,7 +614,10 @@ async fn round(
     s: &mut RunState,
     args: &RunArgs,
 ) -> Result<(), subxt::Error> {
-    if let Some(observation) = s.source.next_observation() {
+    if s.pending.is_none() {
+        s.pending = s.source.next_observation();
+    }
+    if let Some(observation) = s.pending {
         let price = observation.price;
         for (slot, f) in s.feeders.iter_mut().enumerate() {
             let now = now_ms();
@@ -646,6 +652,7 @@ async fn round(
                 );
             }
         }
+        s.pending = None;
         s.prices_sent += 1;
         log(
             k.started,
@@ -691,6 +698,10 @@ async fn round(
             continue;
         }
         for market in markets_by_size(&view) {
+            // With a venue, take over only what can be unwound: the venue's market.
+            if k.venue.is_some() && market != args.market {
+                continue;
+            }
             // Chunk after chunk while the engine accepts (it stops at the liquidation-end
             // target), within the calls allowed per scan.
             loop {
@@ -824,6 +835,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
     }
     let mut s = RunState {
         source,
+        pending: None,
         prices_sent: 0,
         feeders,
         liquidator,
@@ -868,7 +880,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
             }
             Err(e) => log(started, format!("error: {e}")),
         }
-        if s.source.remaining() == Some(0) {
+        if s.pending.is_none() && s.source.remaining() == Some(0) {
             let since = *finished_at.get_or_insert_with(Instant::now);
             if since.elapsed() >= Duration::from_secs(args.linger_secs) {
                 break;
