@@ -107,17 +107,34 @@ enum Command {
     },
 }
 
+/// The default large-cap listing's parameters on the command line.
+#[derive(Args)]
+struct DefaultListing {
+    #[arg(long, default_value_t = 8)]
+    base_decimals: u8,
+    #[arg(long, default_value_t = 6)]
+    quote_decimals: u8,
+    /// The market's clock compression (1: real time).
+    #[arg(long, default_value_t = 1)]
+    time_scale: u64,
+}
+
+impl DefaultListing {
+    fn listing(&self) -> Listing {
+        Listing::default_large_cap(
+            Decimals {
+                base: self.base_decimals,
+                quote: self.quote_decimals,
+            },
+            self.time_scale,
+        )
+    }
+}
+
 #[derive(Subcommand)]
 enum ListingCall {
     /// Print the default large-cap listing as JSON, to edit into a listing file.
-    Default {
-        #[arg(long, default_value_t = 8)]
-        base_decimals: u8,
-        #[arg(long, default_value_t = 6)]
-        quote_decimals: u8,
-        #[arg(long, default_value_t = 1)]
-        time_scale: u64,
-    },
+    Default(DefaultListing),
     /// Check a listing file with the engine's own validation; prints it back as JSON.
     Check {
         #[arg(long)]
@@ -136,12 +153,8 @@ enum AdminCall {
         /// Listing file (JSON: `ballast-keeper listing default` prints one to edit).
         #[arg(long, conflicts_with_all = ["base_decimals", "quote_decimals", "time_scale"])]
         config: Option<PathBuf>,
-        #[arg(long, default_value_t = 8)]
-        base_decimals: u8,
-        #[arg(long, default_value_t = 6)]
-        quote_decimals: u8,
-        #[arg(long, default_value_t = 1)]
-        time_scale: u64,
+        #[command(flatten)]
+        default: DefaultListing,
     },
     /// Give a feeder a report slot.
     SetFeeder {
@@ -938,22 +951,12 @@ async fn admin(target: Target, suri: String, call: AdminCall) -> Result<(), Stri
         AdminCall::ListMarket {
             market,
             config,
-            base_decimals,
-            quote_decimals,
-            time_scale,
+            default,
         } => {
             let listing = match config {
                 Some(path) => Listing::load(path)?,
-                None => {
-                    let listing = Listing::default_large_cap(
-                        Decimals {
-                            base: base_decimals,
-                            quote: quote_decimals,
-                        },
-                        time_scale,
-                    );
-                    Listing::from_json(&listing.to_json()?)?
-                }
+                // Through the same check as a file.
+                None => Listing::from_json(&default.listing().to_json()?)?,
             };
             k.call::<()>(
                 &chain,
@@ -1112,17 +1115,7 @@ async fn reconcile(
 
 fn listing(call: ListingCall) -> Result<(), String> {
     let listing = match call {
-        ListingCall::Default {
-            base_decimals,
-            quote_decimals,
-            time_scale,
-        } => Listing::default_large_cap(
-            Decimals {
-                base: base_decimals,
-                quote: quote_decimals,
-            },
-            time_scale,
-        ),
+        ListingCall::Default(default) => default.listing(),
         ListingCall::Check { file } => Listing::load(file)?,
     };
     println!("{}", listing.to_json()?);
