@@ -122,6 +122,11 @@ pub enum ConfigRule {
     Options,
     /// Stress-fee parameters out of range.
     Stress,
+    /// A change of a listed market's volatility sampling clock (`vol_interval_ms`,
+    /// `intervals_per_year`, `clock_compression`): the estimator's state counts intervals of the
+    /// clock it was listed with, so a new clock would freeze it or fold a long gap in at once.
+    /// Fixed at listing, as the decimals are.
+    SamplingClock,
 }
 
 impl From<MathError> for RiskError {

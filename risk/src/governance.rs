@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Every market parameter (margin, ramps, breaker, liquidation, oracle, liquidity, fees, stress,
-//! options) changes only this way; the decimals never change. Bound (a property in
+//! options) changes only this way; the decimals and the volatility sampling clock never change
+//! (`ConfigRule::SamplingClock`: the estimator counts intervals of the clock it started on). Bound (a property in
 //! `risk/tests/manipulation.rs`): whatever sequence of announcements, cancellations and
 //! applications governance makes, an account's requirement (positions and options book) stays
 //! at its old value until `change_delay_ms` after the announcement, and then moves per hour by
@@ -76,11 +77,12 @@ pub fn blending(state: &MarketState, now_ms: u64) -> bool {
         .is_some_and(|previous| now_ms.saturating_sub(state.params_changed_ms) < previous.ramp_ms)
 }
 
-/// Checks a change against the config in force and dates it: the result is what to store
+/// Checks a change against the configs in force and dates it: the result is what to store
 /// (and announce). Nothing is changed. The caller validates `oracle` (its errors are the
 /// oracle adapter's), as listing does.
 pub fn announce(
     current: &MarketConfig,
+    current_oracle: &OracleConfig,
     state: &MarketState,
     waiting: Option<&AnnouncedChange>,
     config: MarketConfig,
@@ -96,6 +98,9 @@ pub fn announce(
     if config.decimals != current.decimals {
         return Err(RiskError::InvalidConfig(ConfigRule::Decimals));
     }
+    if !same_sampling_clock(current_oracle, &oracle) {
+        return Err(RiskError::InvalidConfig(ConfigRule::SamplingClock));
+    }
     config.validate()?;
     let effective_ms = now_ms.saturating_add(current.ramps.change_delay_ms);
     Ok(AnnouncedChange {
@@ -104,6 +109,15 @@ pub fn announce(
         effective_ms,
         expires_ms: effective_ms.saturating_add(APPLY_WINDOW_MS),
     })
+}
+
+/// Whether two oracle configs sample volatility on the same clock: the volatility state
+/// stores the index of its last interval (time / `vol_interval_ms`) and annualizes with
+/// `intervals_per_year`, so a listed market keeps the clock it was listed with.
+fn same_sampling_clock(a: &OracleConfig, b: &OracleConfig) -> bool {
+    a.vol_interval_ms == b.vol_interval_ms
+        && a.intervals_per_year == b.intervals_per_year
+        && a.clock_compression == b.clock_compression
 }
 
 /// Applies a change whose delay has passed: records the terms in force for the blend and

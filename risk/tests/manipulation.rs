@@ -318,6 +318,7 @@ fn a_change_to_instant_volatility_ramps_reaches_held_positions_only_through_the_
     let before = maintenance(&long, &ctx);
     let change = governance::announce(
         &ctx.config,
+        &OracleConfig::default(),
         &ctx.state,
         None,
         fast,
@@ -518,7 +519,7 @@ proptest! {
                     let cfg = variant(&v);
                     let delay_ms = ctx.config.ramps.change_delay_ms;
                     let state_before = ctx.state.clone();
-                    match governance::announce(&ctx.config, &ctx.state, waiting.as_ref(), cfg.clone(), OracleConfig::default(), now) {
+                    match governance::announce(&ctx.config, &OracleConfig::default(), &ctx.state, waiting.as_ref(), cfg.clone(), OracleConfig::default(), now) {
                         Ok(change) => {
                             prop_assert_eq!(change.effective_ms, now + delay_ms);
                             let m = on_its_own(&cfg, &ctx, &long);
@@ -642,6 +643,7 @@ fn an_announcement_nobody_applies_lapses_after_seven_days() {
     let ctx = market();
     let change = governance::announce(
         &ctx.config,
+        &OracleConfig::default(),
         &ctx.state,
         None,
         config(),
@@ -661,6 +663,7 @@ fn an_announcement_nobody_applies_lapses_after_seven_days() {
     // Once lapsed it no longer blocks the next announcement.
     assert!(governance::announce(
         &ctx.config,
+        &OracleConfig::default(),
         &ctx.state,
         Some(&change),
         config(),
@@ -671,6 +674,7 @@ fn an_announcement_nobody_applies_lapses_after_seven_days() {
     assert_eq!(
         governance::announce(
             &ctx.config,
+            &OracleConfig::default(),
             &ctx.state,
             Some(&change),
             config(),
@@ -680,6 +684,49 @@ fn an_announcement_nobody_applies_lapses_after_seven_days() {
         .err(),
         Some(RiskError::ChangePending)
     );
+}
+
+/// A listed market keeps its volatility sampling clock: the estimator's state counts intervals
+/// of the clock it started on, so a longer interval would freeze it until the new index caught
+/// up with the old (24x the time the market had run, for hours to days) and a shorter one would
+/// fold the whole history in as one gap. Each clock field is refused alone and with the others
+/// kept valid (`SamplingClock`); the estimator's other parameters still change by announcement.
+#[test]
+fn governance_cannot_change_a_listed_markets_sampling_clock() {
+    use ballast_risk::ConfigRule;
+    let ctx = market();
+    let listed = OracleConfig::default();
+    let announce = |oracle: OracleConfig| {
+        governance::announce(
+            &ctx.config,
+            &listed,
+            &ctx.state,
+            None,
+            config(),
+            oracle,
+            NOW,
+        )
+    };
+    let mut daily = listed.clone();
+    daily.vol_interval_ms = DAY;
+    daily.intervals_per_year = 365;
+    let mut compressed = listed.clone();
+    compressed.vol_interval_ms = 2_000;
+    compressed.clock_compression = 1_800;
+    let mut recounted = listed.clone();
+    recounted.intervals_per_year = 8_784;
+    for other in [daily, compressed, recounted] {
+        assert_eq!(other.validate(), Ok(()));
+        assert_eq!(
+            announce(other).err(),
+            Some(RiskError::InvalidConfig(ConfigRule::SamplingClock))
+        );
+    }
+    let mut slower_decay = listed.clone();
+    slower_decay.ewma_lambda = fx("0.97");
+    slower_decay.initial_annualized_vol = fx("0.8");
+    assert_eq!(slower_decay.validate(), Ok(()));
+    assert!(announce(slower_decay).is_ok());
 }
 
 /// Stale depth (fewer than three fresh reporters) stops new risk but keeps the charges held
@@ -713,6 +760,7 @@ fn during_a_blend_a_report_either_configuration_explains_is_trusted() {
     strict.options.explain_floor = 0;
     let change = governance::announce(
         &ctx.config,
+        &OracleConfig::default(),
         &ctx.state,
         None,
         strict,

@@ -1265,6 +1265,20 @@ fn market_changes_are_announced_delayed_and_blended() {
         EngineError::Oracle(OracleError::InvalidConfig(ConfigError::MinReports)),
         &involved,
     );
+    // Valid on its own (a compressed-time calendar), but the market was listed on hourly
+    // sampling: its volatility state counts hours.
+    let mut other_clock = oracle.clone();
+    other_clock.vol_interval_ms = 2_000;
+    other_clock.clock_compression = 1_800;
+    assert_eq!(other_clock.validate(), Ok(()));
+    refused(
+        &mut h,
+        &owner(),
+        "announce_market_change",
+        (MARKET, with_margin(valid_params()), other_clock),
+        invalid(ConfigRule::SamplingClock),
+        &involved,
+    );
     refused(
         &mut h,
         &stranger(),

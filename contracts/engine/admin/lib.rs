@@ -217,6 +217,7 @@ mod engine {
             let waiting = s.announced_changes.get(market);
             let change = governance::announce(
                 &listing.config,
+                &listing.oracle,
                 &state,
                 waiting.as_ref(),
                 config,
