@@ -23,39 +23,56 @@ use scale_info::TypeInfo;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum EngineError {
     /// The caller lacks the role the message needs.
+    #[codec(index = 0)]
     Unauthorized,
     /// Only the pending owner may accept ownership.
+    #[codec(index = 1)]
     NotPendingOwner,
     /// No market with that id.
+    #[codec(index = 2)]
     UnknownMarket,
     /// A market with that id is already listed.
+    #[codec(index = 3)]
     MarketExists,
     /// The caller is not a feeder of that market, or the slot is out of range.
+    #[codec(index = 4)]
     UnknownFeeder,
     /// Zero or out-of-range amount.
+    #[codec(index = 5)]
     InvalidAmount,
     /// Taker and maker (or liquidatee and liquidator) are the same account.
+    #[codec(index = 6)]
     SameAccount,
     /// Everything is halted by the guardian.
+    #[codec(index = 7)]
     Halted,
     /// The collateral token refused or failed the transfer.
+    #[codec(index = 8)]
     TokenTransferFailed,
     /// The risk core refused the operation.
+    #[codec(index = 9)]
     Risk(RiskError),
     /// The oracle adapter refused the report or configuration.
+    #[codec(index = 10)]
     Oracle(OracleError),
     /// Nothing is halted, so there is no halt to confirm.
+    #[codec(index = 11)]
     NotHalted,
     /// This code is an engine facet: it runs only through the engine's router, never as a
     /// contract of its own.
+    #[codec(index = 12)]
     FacetOnly,
     /// The sub-account is already open (index 0 is the caller's own account, always open).
+    #[codec(index = 13)]
     SubAccountExists,
     /// The caller has not opened a sub-account with that index.
+    #[codec(index = 14)]
     UnknownSubAccount,
     /// The taker or the maker of a fill has not approved the calling venue for the market.
+    #[codec(index = 15)]
     VenueNotApproved,
     /// The venue is already authorized in the market (revoke it first).
+    #[codec(index = 16)]
     VenueExists,
 }
 
@@ -708,5 +725,47 @@ pub mod events {
     pub struct HaltConfirmed {
         /// The market, or `None` for the global halt.
         pub market: Option<MarketId>,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Venues decode `EngineError` by its SCALE index (and the nested risk and oracle errors
+    /// by theirs, pinned in their crates): each variant keeps the index it was released with.
+    #[test]
+    fn engine_error_encodings_are_pinned() {
+        let errors = [
+            (EngineError::Unauthorized, 0),
+            (EngineError::NotPendingOwner, 1),
+            (EngineError::UnknownMarket, 2),
+            (EngineError::MarketExists, 3),
+            (EngineError::UnknownFeeder, 4),
+            (EngineError::InvalidAmount, 5),
+            (EngineError::SameAccount, 6),
+            (EngineError::Halted, 7),
+            (EngineError::TokenTransferFailed, 8),
+            (EngineError::Risk(RiskError::ChangeExpired), 9),
+            (EngineError::Oracle(OracleError::InvalidSlot), 10),
+            (EngineError::NotHalted, 11),
+            (EngineError::FacetOnly, 12),
+            (EngineError::SubAccountExists, 13),
+            (EngineError::UnknownSubAccount, 14),
+            (EngineError::VenueNotApproved, 15),
+            (EngineError::VenueExists, 16),
+        ];
+        for (error, index) in errors {
+            assert_eq!(error.encode()[0], index, "{error:?}");
+            assert_eq!(EngineError::decode(&mut &error.encode()[..]), Ok(error));
+        }
+        assert_eq!(
+            EngineError::Risk(RiskError::ChangeExpired).encode(),
+            [9, 34]
+        );
+        assert_eq!(
+            EngineError::Oracle(OracleError::InvalidSlot).encode(),
+            [10, 0]
+        );
     }
 }

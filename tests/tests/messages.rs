@@ -1878,7 +1878,7 @@ fn deposit_pulls_approved_tokens() {
         &bob(),
         "deposit",
         (i128::MAX as u128,),
-        InvalidAmount,
+        EngineError::Risk(RiskError::Math(MathError::Overflow)),
         &[bob()],
     );
 }

@@ -8,6 +8,7 @@
 mod engine {
     use ballast_engine_state::{
         caller, emit, markets_of, positive_amount, sub_account_of, EngineState, Result, REVOKED,
+        TOTAL_OVERFLOW,
     };
     use ballast_interface::events::*;
     use ballast_interface::{Approval, CollateralApi, EngineError, MarginMode};
@@ -37,10 +38,7 @@ mod engine {
             let mut after = before.clone();
             ops::deposit(&mut after, signed)?;
             settle_liquidation_flag(s, &mut after)?;
-            let net = s
-                .net_deposits
-                .checked_add(signed)
-                .ok_or(EngineError::InvalidAmount)?;
+            let net = s.net_deposits.checked_add(signed).ok_or(TOTAL_OVERFLOW)?;
             s.pull_tokens(payer, amount)?;
             s.store_account(account, &before, &after);
             s.net_deposits = net;
@@ -61,10 +59,7 @@ mod engine {
             let mut after = before.clone();
             let loaded = s.load_markets(&markets_of(&[&after], None))?;
             ops::withdraw(&mut after, &loaded.markets, signed)?;
-            let net = s
-                .net_deposits
-                .checked_sub(signed)
-                .ok_or(EngineError::InvalidAmount)?;
+            let net = s.net_deposits.checked_sub(signed).ok_or(TOTAL_OVERFLOW)?;
             // Effects before the external call; a failed transfer reverts them all.
             s.store_account(account, &before, &after);
             s.store_markets(&loaded, &[]);
@@ -99,14 +94,8 @@ mod engine {
             let s = &mut self.state;
             let caller = caller();
             let signed = positive_amount(amount)?;
-            let fund = s
-                .insurance_fund
-                .checked_add(signed)
-                .ok_or(EngineError::InvalidAmount)?;
-            let net = s
-                .net_deposits
-                .checked_add(signed)
-                .ok_or(EngineError::InvalidAmount)?;
+            let fund = s.insurance_fund.checked_add(signed).ok_or(TOTAL_OVERFLOW)?;
+            let net = s.net_deposits.checked_add(signed).ok_or(TOTAL_OVERFLOW)?;
             s.pull_tokens(caller, amount)?;
             s.insurance_fund = fund;
             s.net_deposits = net;

@@ -109,6 +109,12 @@ pub struct Loaded {
     pub stored_breakers: Vec<ballast_risk::BreakerState>,
 }
 
+/// A running total (net deposits, the insurance fund, a fee recipient's collateral) that would
+/// overflow: its own error, not a bad amount, since every amount in it was valid.
+pub const TOTAL_OVERFLOW: EngineError = EngineError::Risk(ballast_risk::RiskError::Math(
+    ballast_math::MathError::Overflow,
+));
+
 /// A token amount as a positive i128, or `InvalidAmount` (zero, or above i128::MAX).
 pub fn positive_amount(amount: u128) -> Result<i128> {
     match i128::try_from(amount) {

@@ -6,6 +6,7 @@
 mod engine {
     use ballast_engine_state::{
         caller, emit, emit_bankruptcy, markets_of, positive_amount, EngineState, Result,
+        TOTAL_OVERFLOW,
     };
     use ballast_interface::events::*;
     use ballast_interface::{EngineError, VenueApi};
@@ -71,7 +72,7 @@ mod engine {
                 recipient.collateral = recipient
                     .collateral
                     .checked_add(outcome.fees)
-                    .ok_or(EngineError::InvalidAmount)?;
+                    .ok_or(TOTAL_OVERFLOW)?;
                 s.store_account(fee_recipient, &before, &recipient);
             }
             emit(Filled {
