@@ -36,6 +36,10 @@ const DAY_MS: u64 = 86_400_000;
 const MIN_YEAR_MS: u64 = 360 * DAY_MS;
 const MAX_YEAR_MS: u64 = 367 * DAY_MS;
 
+/// Longest half-life of the volatility estimator, in market time (90 days): see
+/// [`OracleConfig::validate`]'s bound on `ewma_lambda`.
+pub const MAX_EWMA_HALF_LIFE_MS: u64 = 90 * 86_400_000;
+
 /// Largest `clock_compression`: an hour of market time in one second of chain time.
 pub const MAX_CLOCK_COMPRESSION: u64 = 3_600;
 
@@ -179,14 +183,13 @@ impl OracleConfig {
         if self.max_damping_step_ms == 0 || self.max_damping_step_ms > self.delay_interval_ms {
             return Err(ConfigError::DampingStep.into());
         }
-        if self.twap_window_ms == 0 {
+        // Bounded: a window of years would round every step's weight to zero and freeze the
+        // TWAP that settlement closes positions at.
+        if self.twap_window_ms == 0 || self.twap_window_ms > MAX_INTERVAL_MS {
             return Err(ConfigError::TwapWindow.into());
         }
         if self.vol_interval_ms == 0 {
             return Err(ConfigError::VolInterval.into());
-        }
-        if !in_open_unit_interval(self.ewma_lambda) {
-            return Err(ConfigError::Lambda.into());
         }
         if self.clock_compression == 0 || self.clock_compression > MAX_CLOCK_COMPRESSION {
             return Err(ConfigError::ClockCompression.into());
@@ -199,6 +202,10 @@ impl OracleConfig {
         if !(MIN_YEAR_MS..=MAX_YEAR_MS).contains(&year_ms) {
             return Err(ConfigError::IntervalsPerYear.into());
         }
+        // After the calendar: the half-life is measured in market time.
+        if !self.ewma_half_life_in_bounds()? {
+            return Err(ConfigError::Lambda.into());
+        }
         if self.initial_annualized_vol.is_negative()
             || self.initial_annualized_vol > Fixed::from_int(100)
         {
@@ -208,6 +215,29 @@ impl OracleConfig {
             return Err(ConfigError::DelayGrowth.into());
         }
         Ok(())
+    }
+}
+
+impl OracleConfig {
+    /// Whether `ewma_lambda` gives the estimator a half-life between one interval
+    /// (lambda >= 1/2) and [`MAX_EWMA_HALF_LIFE_MS`] of market time: a lambda nearer 1 would
+    /// hold the forecast (and every volatility term following it) still through a storm.
+    /// The half-life is ln 2 / (1 - lambda) intervals; 7/10 stands in for ln 2 (0.693), so
+    /// the bound errs to the shorter side.
+    fn ewma_half_life_in_bounds(&self) -> Result<bool, OracleError> {
+        let lambda = self.ewma_lambda;
+        if lambda < Fixed::from_ratio(1, 2)? || lambda >= Fixed::ONE {
+            return Ok(false);
+        }
+        let market_interval_ms = self
+            .vol_interval_ms
+            .checked_mul(self.clock_compression)
+            .ok_or(ConfigError::IntervalsPerYear)?;
+        let decay_per_half_life = Fixed::ONE
+            .checked_sub(lambda)?
+            .checked_mul_int(i128::from(MAX_EWMA_HALF_LIFE_MS))?;
+        let needed = Fixed::from_ratio(i128::from(market_interval_ms).saturating_mul(7), 10)?;
+        Ok(decay_per_half_life >= needed)
     }
 }
 
@@ -251,7 +281,7 @@ mod tests {
     fn validate_rejects_each_nonsense_setting() {
         let good = OracleConfig::default();
         type Spoil = fn(&mut OracleConfig);
-        let cases: [(Spoil, ConfigError); 22] = [
+        let cases: [(Spoil, ConfigError); 26] = [
             (|c| c.min_reports = 0, ConfigError::MinReports),
             (|c| c.min_reports = 9, ConfigError::MinReports),
             (|c| c.max_report_age_ms = 0, ConfigError::ReportAge),
@@ -273,6 +303,21 @@ mod tests {
                 ConfigError::DampingStep,
             ),
             (|c| c.twap_window_ms = 0, ConfigError::TwapWindow),
+            (
+                |c| c.twap_window_ms = MAX_INTERVAL_MS + 1,
+                ConfigError::TwapWindow,
+            ),
+            // A half-life under one interval, and hourly sampling with a half-life of 289
+            // days (the forecast would hardly move in a storm).
+            (|c| c.ewma_lambda = ratio(49, 100), ConfigError::Lambda),
+            (
+                |c| c.ewma_lambda = ratio(9_999, 10_000),
+                ConfigError::Lambda,
+            ),
+            (
+                |c| c.ewma_lambda = Fixed::from_bits((1 << 48) - 1),
+                ConfigError::Lambda,
+            ),
             (|c| c.vol_interval_ms = 0, ConfigError::VolInterval),
             (|c| c.ewma_lambda = Fixed::ONE, ConfigError::Lambda),
             (|c| c.ewma_lambda = Fixed::ZERO, ConfigError::Lambda),
@@ -305,11 +350,26 @@ mod tests {
             spoil(&mut cfg);
             assert_eq!(cfg.validate(), Err(OracleError::InvalidConfig(expected)));
         }
-        // Daily sampling with 365 intervals a year is consistent.
+        // Daily sampling with 365 intervals a year is consistent, with a daily lambda
+        // (RiskMetrics' 0.94, a half-life of 11 days); the hourly lambda would give 273 days.
         let mut daily = good.clone();
         daily.vol_interval_ms = DAY_MS;
         daily.intervals_per_year = 365;
+        assert_eq!(
+            daily.validate(),
+            Err(OracleError::InvalidConfig(ConfigError::Lambda))
+        );
+        daily.ewma_lambda = ratio(94, 100);
         assert_eq!(daily.validate(), Ok(()));
+        // Near the bound: 0.9993 hourly is a half-life of 41 days, 0.9997 of 96.
+        let mut slow = good.clone();
+        slow.ewma_lambda = ratio(9_993, 10_000);
+        assert_eq!(slow.validate(), Ok(()));
+        slow.ewma_lambda = ratio(9_997, 10_000);
+        assert_eq!(
+            slow.validate(),
+            Err(OracleError::InvalidConfig(ConfigError::Lambda))
+        );
         // A replay chain at 1800x samples once per market hour (2 s of chain time).
         let mut compressed = good.clone();
         compressed.clock_compression = 1_800;

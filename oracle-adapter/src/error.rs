@@ -91,11 +91,12 @@ pub enum ConfigError {
     DampingRate,
     /// `max_damping_step_ms` is zero or longer than `delay_interval_ms`.
     DampingStep,
-    /// `twap_window_ms` is zero.
+    /// `twap_window_ms` is zero or longer than a day.
     TwapWindow,
     /// `vol_interval_ms` is zero.
     VolInterval,
-    /// `ewma_lambda` is not in (0, 1).
+    /// `ewma_lambda` is below 1/2 or gives a half-life above
+    /// [`crate::config::MAX_EWMA_HALF_LIFE_MS`] of market time (90 days).
     Lambda,
     /// `intervals_per_year * vol_interval_ms * clock_compression` is not a year (360 to 367
     /// days).

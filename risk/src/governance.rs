@@ -12,8 +12,9 @@
 //! ```
 //!
 //! Every market parameter (margin, ramps, breaker, liquidation, oracle, liquidity, fees, stress,
-//! options) changes only this way; the decimals and the volatility sampling clock never change
-//! (`ConfigRule::SamplingClock`: the estimator counts intervals of the clock it started on). Bound (a property in
+//! options) changes only this way; the decimals and the oracle's sampling clocks never change
+//! (`ConfigRule::SamplingClock`: the estimator and the delay ring count intervals of the
+//! clocks they started on). Bound (a property in
 //! `risk/tests/manipulation.rs`): whatever sequence of announcements, cancellations and
 //! applications governance makes, an account's requirement (positions and options book) stays
 //! at its old value until `change_delay_ms` after the announcement, and then moves per hour by
@@ -111,13 +112,16 @@ pub fn announce(
     })
 }
 
-/// Whether two oracle configs sample volatility on the same clock: the volatility state
-/// stores the index of its last interval (time / `vol_interval_ms`) and annualizes with
-/// `intervals_per_year`, so a listed market keeps the clock it was listed with.
+/// Whether two oracle configs sample on the same clocks: the volatility state stores the
+/// index of its last interval (time / `vol_interval_ms`) and annualizes with
+/// `intervals_per_year`; the delay ring holds one average per `delay_interval_ms`, and its
+/// oldest slot is the dampened price's reference. A listed market keeps the clocks it was
+/// listed with.
 fn same_sampling_clock(a: &OracleConfig, b: &OracleConfig) -> bool {
     a.vol_interval_ms == b.vol_interval_ms
         && a.intervals_per_year == b.intervals_per_year
         && a.clock_compression == b.clock_compression
+        && a.delay_interval_ms == b.delay_interval_ms
 }
 
 /// Applies a change whose delay has passed: records the terms in force for the blend and

@@ -686,10 +686,11 @@ fn an_announcement_nobody_applies_lapses_after_seven_days() {
     );
 }
 
-/// A listed market keeps its volatility sampling clock: the estimator's state counts intervals
-/// of the clock it started on, so a longer interval would freeze it until the new index caught
+/// A listed market keeps its sampling clocks: the estimator's state counts intervals of the
+/// clock it started on, so a longer interval would freeze it until the new index caught
 /// up with the old (24x the time the market had run, for hours to days) and a shorter one would
-/// fold the whole history in as one gap. Each clock field is refused alone and with the others
+/// fold the whole history in as one gap (and a new delay interval would age the dampened
+/// price's reference by up to 24 days). Each clock field is refused alone and with the others
 /// kept valid (`SamplingClock`); the estimator's other parameters still change by announcement.
 #[test]
 fn governance_cannot_change_a_listed_markets_sampling_clock() {
@@ -710,12 +711,15 @@ fn governance_cannot_change_a_listed_markets_sampling_clock() {
     let mut daily = listed.clone();
     daily.vol_interval_ms = DAY;
     daily.intervals_per_year = 365;
+    daily.ewma_lambda = fx("0.94");
     let mut compressed = listed.clone();
     compressed.vol_interval_ms = 2_000;
     compressed.clock_compression = 1_800;
     let mut recounted = listed.clone();
     recounted.intervals_per_year = 8_784;
-    for other in [daily, compressed, recounted] {
+    let mut daily_delay = listed.clone();
+    daily_delay.delay_interval_ms = DAY;
+    for other in [daily, compressed, recounted, daily_delay] {
         assert_eq!(other.validate(), Ok(()));
         assert_eq!(
             announce(other).err(),

@@ -91,8 +91,8 @@ mod engine {
         }
 
         /// Applies an announced change of a market's configuration once its delay has passed
-        /// and within 7 days of it (anyone: the announcement was the commitment). The market is
-        /// observed first, so that the old side of the blend starts from the volatility terms
+        /// and within 7 days of it (anyone: the announcement was the commitment). The feed is
+        /// refreshed and the market observed first, so that the old side of the blend starts from the volatility terms
         /// of now; held requirements then blend from the old terms to the new ones over the old
         /// config's `params_ramp_ms`, and new positions face the new ones. (In this facet
         /// because it observes the market, as the price messages do.)
@@ -105,7 +105,10 @@ mod engine {
                 .get(market)
                 .ok_or(EngineError::Risk(RiskError::NoChangeAnnounced))?;
             let now = now_ms();
-            let feed = s.feed(market)?;
+            // The feed is brought to now under the old oracle config first: the time since the
+            // last report belongs to it, not to the config that takes over now.
+            let mut feed = s.feed(market)?;
+            feed.refresh(&listing.oracle, now)?;
             let mut state = s.market_state(market)?;
             let seen = observe(&feed, &listing.oracle, &listing.config, &mut state, now)?;
             let ramp_ms = listing.config.ramps.params_ramp_ms;
@@ -113,6 +116,7 @@ mod engine {
             listing.config = config;
             listing.oracle = oracle;
             s.listings.insert(market, &listing);
+            s.feeds.insert(market, &feed);
             s.market_states.insert(market, &state);
             s.announced_changes.remove(market);
             if let Some(t) = seen.transition {
