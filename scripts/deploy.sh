@@ -107,6 +107,17 @@ if ((${#FEEDERS[@]} < min_reports)); then
     log "${#FEEDERS[@]} feeders for a market that needs $min_reports reports: it could never price. Nothing sent."
     exit 1
 fi
+# The engine has 8 feeder slots per market, and a feeder listed twice is one operator counted
+# as two reports' worth of independence.
+if ((${#FEEDERS[@]} > 8)); then
+    log "${#FEEDERS[@]} feeders: a market has 8 feeder slots. Nothing sent."
+    exit 1
+fi
+duplicate=$(printf '%s\n' "${FEEDERS[@]}" | sort | uniq -d | head -n 1)
+if [[ -n "$duplicate" ]]; then
+    log "feeder $duplicate is listed twice: one operator would fill two slots. Nothing sent."
+    exit 1
+fi
 if ((${#FEEDERS[@]} == min_reports)); then
     log "warning: exactly $min_reports feeders for $min_reports reports: one outage freezes the price"
 fi

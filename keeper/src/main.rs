@@ -205,9 +205,13 @@ struct RunArgs {
     #[arg(long = "watch")]
     watch: Vec<String>,
     /// The market's time scale, as given to `admin list-market` (the pre-filter uses the same
-    /// oracle configuration).
+    /// oracle configuration) when the market was listed with the default listing.
     #[arg(long, default_value_t = 1)]
     time_scale: u64,
+    /// The listing file the market was listed with (BALLAST_LISTING of the deploy): the
+    /// pre-filter then mirrors its oracle configuration instead of the default's.
+    #[arg(long, conflicts_with = "time_scale")]
+    listing: Option<PathBuf>,
     /// Keep liquidating this long after the last price.
     #[arg(long, default_value_t = 20)]
     linger_secs: u64,
@@ -473,20 +477,27 @@ struct Feeder {
     filter: Prefilter,
 }
 
-/// The market's leverage caps and volatility over the run, read once per round.
+/// The market's leverage caps and volatility over the run, read once per round while the
+/// price is valid for opening risk (the caps of a market without a usable price say nothing
+/// about its volatility).
 #[derive(Default)]
 struct CapsSeen {
     first: Option<MarketRisk>,
     last: Option<MarketRisk>,
     lowest_new_position_cap: Option<Fixed>,
+    lowest_applied_cap: Option<Fixed>,
     highest_forecast_vol: Option<Fixed>,
 }
 
 impl CapsSeen {
     fn note(&mut self, risk: MarketRisk) {
-        let cap = risk.new_position_leverage_cap;
+        if !risk.opening_valid {
+            return;
+        }
+        let lowest = |seen: Option<Fixed>, cap: Fixed| Some(seen.map_or(cap, |c| c.min(cap)));
         self.lowest_new_position_cap =
-            Some(self.lowest_new_position_cap.map_or(cap, |c| c.min(cap)));
+            lowest(self.lowest_new_position_cap, risk.new_position_leverage_cap);
+        self.lowest_applied_cap = lowest(self.lowest_applied_cap, risk.applied_leverage_cap);
         let vol = risk.forecast_vol;
         self.highest_forecast_vol = Some(self.highest_forecast_vol.map_or(vol, |v| v.max(vol)));
         self.first.get_or_insert(risk);
@@ -500,6 +511,7 @@ impl CapsSeen {
             "new_position_cap_lowest": text(self.lowest_new_position_cap),
             "new_position_cap_last": text(self.last.as_ref().map(|r| r.new_position_leverage_cap)),
             "applied_cap_first": text(self.first.as_ref().map(|r| r.applied_leverage_cap)),
+            "applied_cap_lowest": text(self.lowest_applied_cap),
             "applied_cap_last": text(self.last.as_ref().map(|r| r.applied_leverage_cap)),
             "forecast_vol_first": text(self.first.as_ref().map(|r| r.forecast_vol)),
             "forecast_vol_highest": text(self.highest_forecast_vol),
@@ -819,7 +831,12 @@ async fn run(args: RunArgs) -> Result<(), String> {
             args.to.as_deref(),
         )?),
     };
-    let (_, oracle) = scaled_configs(Decimals { base: 8, quote: 6 }, args.time_scale);
+    // The pre-filter must mirror the guard rails the market was listed with: a stricter or
+    // looser mirror would skip reports the engine takes or send ones it refuses.
+    let oracle = match &args.listing {
+        Some(path) => Listing::load(path)?.oracle,
+        None => scaled_configs(Decimals { base: 8, quote: 6 }, args.time_scale).1,
+    };
     let feeders = args
         .feeders
         .iter()
