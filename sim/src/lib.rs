@@ -4,6 +4,7 @@
 //! Ballast, optionally with a population of option writers. See `README.md` ("Cascade simulator") for the model, the figures and the plots.
 
 pub mod ccp;
+pub mod cross;
 pub mod market;
 pub mod options;
 pub mod plot;

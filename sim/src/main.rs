@@ -10,12 +10,17 @@ use ballast_oracle::candles::{format_timestamp_ms, parse_timestamp_ms, read_csv,
 use ballast_sim::ccp::{margin_series, CcpModel, CcpParams};
 use ballast_sim::market::{exogenous_path, DepthCollapse};
 use ballast_sim::plot::MarginLine;
+use ballast_sim::population::Portfolio;
 use ballast_sim::protocol::Protocol;
 use ballast_sim::run::{run, LiquidationCapacity, Metrics, RunResult, SimParams, Unwind};
 use ballast_sim::scenario::{impulse_response, synthetic, Recovery, Regime, Wick};
 use ballast_sim::yardstick::{Judgement, Series};
 use ballast_sim::{plot, report};
 use clap::{Parser, Subcommand};
+
+// The binary's own modules live in `src/main/` (the library's in `src/`).
+#[path = "main/contagion.rs"]
+mod contagion;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 #[derive(Parser)]
@@ -43,8 +48,10 @@ enum Command {
 #[derive(clap::Args)]
 struct ReplayArgs {
     /// Candle CSV with header `timestamp,open,high,low,close,volume` (UTC, hourly or finer).
-    #[arg(long)]
-    data: PathBuf,
+    /// Given twice or more (`--data BTC.csv --data ETH.csv`), the markets run on one clock in
+    /// one ledger and the report is the cross-margin contagion report.
+    #[arg(long, required = true)]
+    data: Vec<PathBuf>,
     /// Start of trading: `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS` or Unix seconds/milliseconds.
     #[arg(long)]
     from: Option<String>,
@@ -55,7 +62,30 @@ struct ReplayArgs {
     #[arg(long, default_value_t = 90)]
     warmup_days: u64,
     #[command(flatten)]
+    cross: CrossArgs,
+    #[command(flatten)]
     run: RunArgs,
+}
+
+/// How the population spreads over several markets (see `ballast_sim::population::Portfolio`).
+#[derive(clap::Args, Clone)]
+struct CrossArgs {
+    /// Share of the traders holding the first and second market together.
+    #[arg(long, default_value_t = Portfolio::default().pair_share)]
+    pair_share: f64,
+    /// Of those pairs, the share whose second leg hedges the first.
+    #[arg(long, default_value_t = Portfolio::default().hedged_share)]
+    hedged_share: f64,
+    /// Share of a pair's notional in the second market.
+    #[arg(long, default_value_t = Portfolio::default().second_leg_weight)]
+    second_leg_weight: f64,
+    /// Share of the one-market traders in the second market.
+    #[arg(long, default_value_t = Portfolio::default().second_market_share)]
+    second_market_share: f64,
+    /// Each further market's book depth as a share of the first's, comma-separated (ETH's
+    /// depth within 1% runs at about half of BTC's on the large venues: an assumption).
+    #[arg(long, default_value = "0.5")]
+    depth_shares: String,
 }
 
 #[derive(clap::Args)]
@@ -188,7 +218,11 @@ fn timestamp(text: &str) -> Result<u64, String> {
 }
 
 fn replay(args: ReplayArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let candles = read_csv(&args.data).map_err(|e| format!("{}: {e:?}", args.data.display()))?;
+    if args.data.len() > 1 {
+        return contagion::replay(&args);
+    }
+    let data = &args.data[0];
+    let candles = read_csv(data).map_err(|e| format!("{}: {e:?}", data.display()))?;
     let first = candles.first().ok_or("no candles")?.timestamp_ms;
     // Without --from, trading starts once the warm-up has passed.
     let from = args
@@ -208,8 +242,7 @@ fn replay(args: ReplayArgs) -> Result<(), Box<dyn std::error::Error>> {
         .into_iter()
         .filter(|c| c.timestamp_ms >= warm_from && c.timestamp_ms < to)
         .collect();
-    let source = args
-        .data
+    let source = data
         .file_name()
         .map_or(String::new(), |n| n.to_string_lossy().into());
     compare(&window, from.max(warm_from), &source, &args.run)?;
@@ -308,6 +341,34 @@ fn impulse(args: ImpulseArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The run parameters `args` ask for.
+fn sim_params(args: &RunArgs) -> SimParams {
+    SimParams {
+        accounts: args.accounts,
+        seed: args.seed,
+        depth_ratio: args.depth_ratio,
+        resilience_minutes: args.resilience_minutes,
+        option_writers: args.option_writers,
+        depth_collapse: match args.depth_collapse {
+            CollapseArg::Off => DepthCollapse::Off,
+            CollapseArg::On => DepthCollapse::On,
+        },
+        capacity: match args.capacity {
+            CapacityArg::Node => LiquidationCapacity::CONTRACTS_NODE,
+            CapacityArg::Parachain => LiquidationCapacity::PARACHAIN,
+            CapacityArg::Unlimited => LiquidationCapacity::UNLIMITED,
+        },
+        unwind: if args.unwind_depth_fraction > 0.0 {
+            Unwind::Paced {
+                depth_fraction_per_tick: args.unwind_depth_fraction,
+            }
+        } else {
+            Unwind::Immediate
+        },
+        ..SimParams::default()
+    }
+}
+
 /// What a comparison produced besides its files: per model, the hourly IM series and whether
 /// a new position could open (for the impulse response).
 struct Compared {
@@ -334,30 +395,7 @@ fn compare(
             .map(|name| Protocol::parse(name.trim()).ok_or(format!("unknown protocol {name}")))
             .collect::<Result<_, _>>()?
     };
-    let params = SimParams {
-        accounts: args.accounts,
-        seed: args.seed,
-        depth_ratio: args.depth_ratio,
-        resilience_minutes: args.resilience_minutes,
-        option_writers: args.option_writers,
-        depth_collapse: match args.depth_collapse {
-            CollapseArg::Off => DepthCollapse::Off,
-            CollapseArg::On => DepthCollapse::On,
-        },
-        capacity: match args.capacity {
-            CapacityArg::Node => LiquidationCapacity::CONTRACTS_NODE,
-            CapacityArg::Parachain => LiquidationCapacity::PARACHAIN,
-            CapacityArg::Unlimited => LiquidationCapacity::UNLIMITED,
-        },
-        unwind: if args.unwind_depth_fraction > 0.0 {
-            Unwind::Paced {
-                depth_fraction_per_tick: args.unwind_depth_fraction,
-            }
-        } else {
-            Unwind::Immediate
-        },
-        ..SimParams::default()
-    };
+    let params = sim_params(args);
     eprintln!(
         "{} ticks of {} min from {} (trading from {}), {} accounts (option-writer share {}), seed {}, protocols {}",
         ticks.len(),

@@ -286,6 +286,34 @@ pub fn exogenous_path(candles: &[Candle]) -> (Vec<Tick>, u64) {
     (ticks, tick)
 }
 
+/// `other`'s path on `timeline`'s ticks: at a tick `other` lacks (a gap in its file, or past
+/// its end) it carries its last price and is not live, so that several markets share one clock.
+/// Ticks of `other` off the timeline are dropped.
+pub fn align(timeline: &[Tick], other: &[Tick]) -> Vec<Tick> {
+    let mut k = 0usize;
+    let mut last = other.first().map_or(0.0, |t| t.price);
+    timeline
+        .iter()
+        .map(|t| {
+            while k < other.len() && other[k].at_ms < t.at_ms {
+                last = other[k].price;
+                k += 1;
+            }
+            match other.get(k) {
+                Some(o) if o.at_ms == t.at_ms => {
+                    last = o.price;
+                    *o
+                }
+                _ => Tick {
+                    at_ms: t.at_ms,
+                    price: last,
+                    live: false,
+                },
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,6 +400,35 @@ mod tests {
         assert!((i.log_offset - 0.99f64.ln() / 2.0).abs() < 1e-12);
         i.trade(500.0);
         assert!(i.log_offset > 0.99f64.ln() / 2.0);
+    }
+
+    #[test]
+    fn an_aligned_path_keeps_the_timeline_and_marks_what_it_lacks() {
+        let at = |ms: u64, price: f64, live: bool| Tick {
+            at_ms: ms,
+            price,
+            live,
+        };
+        let timeline: Vec<Tick> = (0..6).map(|k| at(k * 10, 1.0, true)).collect();
+        // The other market misses tick 20, has one off the grid (25) and ends at 30.
+        let other = [
+            at(0, 5.0, true),
+            at(10, 6.0, true),
+            at(25, 9.0, true),
+            at(30, 7.0, true),
+        ];
+        let aligned = align(&timeline, &other);
+        assert_eq!(
+            aligned,
+            vec![
+                at(0, 5.0, true),
+                at(10, 6.0, true),
+                at(20, 6.0, false),
+                at(30, 7.0, true),
+                at(40, 7.0, false),
+                at(50, 7.0, false),
+            ]
+        );
     }
 
     #[test]

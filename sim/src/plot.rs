@@ -310,3 +310,67 @@ pub fn margin(lines: &[MarginLine], title: &str, path: &Path) -> PlotResult {
     root.present()?;
     Ok(())
 }
+
+/// Each market's cumulative liquidated notional over time, split into own-market (solid) and
+/// contagion (dashed: from accounts whose loss came mostly from another market), one panel per
+/// run.
+pub fn contagion(panels: &[(String, &RunResult)], title: &str, path: &Path) -> PlotResult {
+    let height = 60 + 360 * panels.len().max(1) as u32;
+    let root = SVGBackend::new(path, (1000, height)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (head, body) = root.split_vertically(40);
+    head.titled(title, ("sans-serif", 20))?;
+    let areas = body.split_evenly((panels.len().max(1), 1));
+    let millions = |v: &f64| format!("{:.1}M", v / 1e6);
+    let top = panels
+        .iter()
+        .flat_map(|(_, r)| r.markets.iter())
+        .flat_map(|m| m.hours.last())
+        .map(|h| h.own_liquidated.max(h.contagion_liquidated))
+        .fold(1.0, f64::max)
+        * 1.1;
+    for ((label, run), area) in panels.iter().zip(&areas) {
+        let first = run
+            .markets
+            .first()
+            .and_then(|m| m.hours.first())
+            .map_or(0, |h| h.at_ms);
+        let last = run
+            .markets
+            .iter()
+            .flat_map(|m| m.hours.last())
+            .map(|h| (h.at_ms.saturating_sub(first)) as f64 / 3_600_000.0)
+            .fold(1.0, f64::max);
+        let mut chart = chart(
+            area,
+            Some(label),
+            (first, last),
+            0.0..top,
+            "cumulative liquidated notional",
+            Some(&millions),
+        )?;
+        for (k, market) in run.markets.iter().enumerate() {
+            let color = PALETTE[k % PALETTE.len()];
+            let at = |ms: u64| (ms.saturating_sub(first)) as f64 / 3_600_000.0;
+            let own = market.hours.iter().map(|h| (at(h.at_ms), h.own_liquidated));
+            chart
+                .draw_series(LineSeries::new(own, color.stroke_width(2)))?
+                .label(format!("{}: own market", market.name))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+            let spread: Vec<(f64, f64)> = market
+                .hours
+                .iter()
+                .map(|h| (at(h.at_ms), h.contagion_liquidated))
+                .collect();
+            chart
+                .draw_series(DashedLineSeries::new(spread, 6, 4, color.stroke_width(2)))?
+                .label(format!("{}: contagion", market.name))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(1))
+                });
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+    }
+    root.present()?;
+    Ok(())
+}

@@ -15,6 +15,14 @@
 //! 4. the liquidator sells what it took over to the venue's market maker (forced flow);
 //! 5. the net forced flow of the tick moves the price (see [`crate::market`]).
 //!
+//! Several markets (`--data` given more than once): one ledger lists them all on one clock, each
+//! with its own feeders, oracle feed, book, impact and makers, and the same engine defaults.
+//! Traders hold one market or a pair (see [`crate::population::Portfolio`]), cross-margined in one
+//! account or isolated in one sub-account per market ([`MarginMode`]). The liquidator takes
+//! over the positions of an account in several markets in the order [`LiquidationOrder`] says;
+//! each chunk's forced flow lands in the market whose position it closed. A chunk counts as
+//! contagion when the account's loss since its entry came mostly from the other markets.
+//!
 //! Option writers (`--option-writers`, see [`crate::options`] and `run/writers.rs`) act before
 //! the traders in each tick. Protocols with Ballast's liquidity terms have the market's depth
 //! reported to the risk core at the start, every hour and whenever the book moved by more than
@@ -35,12 +43,15 @@ use ballast_risk::health::{account_health, position_requirements, HealthKind};
 use ballast_risk::ledger::{AccountId, Ledger};
 use ballast_risk::liquidity::{BookDepth, CloseSide, Use};
 use ballast_risk::ops::{BankruptcyOutcome, Fill};
+use ballast_risk::state::MarketId;
 use ballast_risk::{max_position, report_depth, MarketCtx, MarketState, Prices, RiskError};
 use indicatif::ProgressBar;
 
 use crate::market::{DepthCollapse, DepthModel, DepthParams, Impact, Tick};
 use crate::options::{WriterParams, HOUR};
-use crate::population::{draw_profiles, Clock, Demand, PopulationParams, Profile};
+use crate::population::{
+    draw_legs, draw_profiles, Clock, Demand, LegDirection, PopulationParams, Portfolio, Profile,
+};
 use crate::protocol::Protocol;
 use crate::units::{from_f64 as fx, to_f64 as f};
 use crate::yardstick::{percentile, Judgement, Series};
@@ -50,7 +61,9 @@ use writers::Writer;
 
 /// Token decimals of the simulated market: BTC-like base (8), USDC-like quote (6).
 pub const DECIMALS: Decimals = Decimals { base: 8, quote: 6 };
-const MARKET: u32 = 1;
+/// Id of the first market (the one option writers trade); market `k` of a run has id
+/// `MARKET + k`.
+const MARKET: MarketId = 1;
 const MAKER_OF_LONGS: AccountId = 0;
 const MAKER_OF_SHORTS: AccountId = 1;
 /// Ids of the further makers of a pool (see [`Makers`]).
@@ -64,6 +77,8 @@ const LIQUIDATOR_OF_LONGS: AccountId = 2;
 const LIQUIDATOR_OF_SHORTS: AccountId = 3;
 const VENUE: AccountId = 4;
 const FIRST_TRADER: AccountId = 10;
+/// Offset of the second sub-account of a trader in isolated margin (below [`MORE_MAKERS`]).
+const ISOLATED_SUB_ACCOUNT: AccountId = 500_000;
 const FEEDERS: u8 = 3;
 /// Taker fee on every trader fill.
 pub const TAKER_FEE: f64 = 0.0005;
@@ -102,6 +117,56 @@ pub struct SimParams {
     pub capacity: LiquidationCapacity,
     /// How the liquidators sell what they took over.
     pub unwind: Unwind,
+    /// How the traders spread over the markets (runs of several markets only).
+    pub portfolio: Portfolio,
+    /// One account per trader, or one sub-account per market.
+    pub margin: MarginMode,
+    /// Which position of an account in several markets the liquidator takes over first.
+    pub order: LiquidationOrder,
+    /// Whose forced flow moves its market's price.
+    pub feedback: Feedback,
+}
+
+/// How a trader in several markets is margined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarginMode {
+    /// One account: a gain in one market carries a loss in another, and a loss in one can
+    /// force the sale of the other (the engine's account).
+    Cross,
+    /// One sub-account per market, the trader's collateral split by the legs' weights (the
+    /// engine's sub-accounts): each liquidated on its own.
+    Isolated,
+}
+
+/// Which position the liquidator takes over first, of an account below maintenance in several
+/// markets (the engine lets the liquidator name the market; it checks the account as a whole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiquidationOrder {
+    /// The position that lost the most since its entry.
+    WorstMarketFirst,
+    /// The position in the market with the deepest book at the time.
+    MostLiquidFirst,
+}
+
+/// Whose forced flow moves the price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feedback {
+    /// Every market's forced flow moves its price.
+    EveryMarket,
+    /// Every market's but this one's (by index in the run): its price is the exogenous path,
+    /// to measure how much of another market's amplification comes through it.
+    AllBut(usize),
+}
+
+/// A market of a run: its exogenous path on the run's clock (see [`crate::market::align`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarketPath {
+    /// Name in the tables ("BTC").
+    pub name: String,
+    /// The path.
+    pub ticks: Vec<Tick>,
+    /// Its book's depth within 1% of mid as a share of the first market's.
+    pub depth_share: f64,
 }
 
 /// How the liquidators sell what they took over into the book. The takeover itself is
@@ -173,6 +238,10 @@ impl Default for SimParams {
             depth_model: DepthParams::default(),
             capacity: LiquidationCapacity::CONTRACTS_NODE,
             unwind: Unwind::Immediate,
+            portfolio: Portfolio::default(),
+            margin: MarginMode::Cross,
+            order: LiquidationOrder::WorstMarketFirst,
+            feedback: Feedback::EveryMarket,
         }
     }
 }
@@ -186,6 +255,8 @@ pub enum SimError {
     PrefilterMissed(AccountId, u64),
     /// No ticks in the trading window.
     EmptyWindow,
+    /// The markets' paths are not on one clock.
+    MisalignedMarkets,
 }
 
 impl std::fmt::Display for SimError {
@@ -196,6 +267,7 @@ impl std::fmt::Display for SimError {
                 write!(f, "pre-filter missed account {id} at {at}")
             }
             SimError::EmptyWindow => write!(f, "no ticks in the trading window"),
+            SimError::MisalignedMarkets => write!(f, "the markets' paths are not on one clock"),
         }
     }
 }
@@ -483,15 +555,67 @@ impl Refusals {
     }
 }
 
+/// What a run measured in one of its markets. Amounts in quote whole units.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MarketResult {
+    /// The market's name.
+    pub name: String,
+    /// Notional closed by liquidations in this market.
+    pub liquidated_notional: f64,
+    /// Positions in this market liquidated (as [`Metrics::liquidations`] counts them).
+    pub liquidations: u64,
+    /// The part of `liquidated_notional` taken from accounts whose loss since entry came
+    /// mostly from other markets.
+    pub contagion_notional: f64,
+    /// Liquidations whose first chunk was contagion.
+    pub contagion_liquidations: u64,
+    /// Deficits realized by a liquidation or a close in this market.
+    pub bad_debt: f64,
+    /// Bankruptcies realized in this market.
+    pub bankruptcies: u64,
+    /// Breaker trips into reduce-only.
+    pub breaker_trips: u64,
+    /// As [`Metrics::amplification`], for this market.
+    pub amplification: f64,
+    /// As [`Metrics::max_drawdown`].
+    pub max_drawdown: f64,
+    /// As [`Metrics::exogenous_max_drawdown`].
+    pub exogenous_max_drawdown: f64,
+    /// The clearing houses' yardstick on this market's requirement.
+    pub yardstick: Judgement,
+    /// Hourly samples.
+    pub hours: Vec<MarketHour>,
+}
+
+/// An hour of one market.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MarketHour {
+    /// Time, ms.
+    pub at_ms: u64,
+    /// Exogenous price.
+    pub exogenous: f64,
+    /// Simulated price.
+    pub simulated: f64,
+    /// Annualized EWMA volatility of the exogenous path (as [`Sample::exogenous_vol`]).
+    pub exogenous_vol: f64,
+    /// Cumulative notional liquidated in this market whose loss came from this market.
+    pub own_liquidated: f64,
+    /// Cumulative notional liquidated in this market whose loss came from the others.
+    pub contagion_liquidated: f64,
+}
+
 /// A finished run.
 #[derive(Debug, Clone)]
 pub struct RunResult {
     /// Protocol simulated.
     pub protocol: Protocol,
-    /// Figures.
+    /// Figures: account totals over every market; the market figures (price, leverage,
+    /// yardstick, depth, writers) of the first market.
     pub metrics: Metrics,
-    /// Hourly samples.
+    /// Hourly samples of the first market.
     pub samples: Vec<Sample>,
+    /// Per market.
+    pub markets: Vec<MarketResult>,
     /// Wall time of the run.
     pub elapsed: Duration,
 }
@@ -566,7 +690,27 @@ impl Makers {
     }
 }
 
-/// A trader, with a float copy of its account for the liquidation pre-filter.
+/// One market of a trader's account, with a float copy of its position for the pre-filter.
+#[derive(Debug, Clone, Copy)]
+struct Leg {
+    /// Index of the market in the run.
+    market: usize,
+    long: bool,
+    /// Share of the trader's notional in this market.
+    weight: f64,
+    // Copy of the ledger position, refreshed after every operation on the account.
+    size_units: i128,
+    size: f64,
+    quote: f64,
+    social_snapshot: f64,
+    /// Oracle price at the open: what the leg lost since is `size * (entry - price)` (plus its
+    /// share of socialized losses).
+    entry_price: f64,
+    /// In a liquidation in this market that has not ended.
+    in_liquidation: bool,
+}
+
+/// A trader: one account (or, isolated, one sub-account) with a position in one market or two.
 #[derive(Debug, Clone)]
 struct Trader {
     id: AccountId,
@@ -575,23 +719,35 @@ struct Trader {
     entry_equity: f64,
     in_liquidation: bool,
     blocked: bool,
-    // Copy of the ledger account, refreshed after every operation on it.
-    size_units: i128,
-    size: f64,
-    quote: f64,
+    legs: Vec<Leg>,
+    /// Copy of the account's collateral.
     collateral: f64,
-    social_snapshot: f64,
 }
 
 impl Trader {
     fn refresh(&mut self, ledger: &Ledger) {
         let account = ledger.accounts.get(&self.id);
-        let position = account.and_then(|a| a.position(MARKET));
-        self.size_units = position.map_or(0, |p| p.size);
-        self.size = self.size_units as f64 / 1e8;
-        self.quote = position.map_or(0.0, |p| whole(p.quote));
-        self.social_snapshot = position.map_or(0.0, |p| f(p.social_snapshot));
+        for leg in &mut self.legs {
+            let position = account.and_then(|a| a.position(market_id(leg.market)));
+            leg.size_units = position.map_or(0, |p| p.size);
+            leg.size = leg.size_units as f64 / 1e8;
+            leg.quote = position.map_or(0.0, |p| whole(p.quote));
+            leg.social_snapshot = position.map_or(0.0, |p| f(p.social_snapshot));
+        }
         self.collateral = account.map_or(0.0, |a| whole(a.collateral));
+    }
+
+    fn is_flat(&self) -> bool {
+        self.legs.iter().all(|l| l.size_units == 0)
+    }
+
+    /// Collateral plus the positions' quote balances.
+    fn base(&self) -> f64 {
+        let mut base = self.collateral;
+        for leg in &self.legs {
+            base += leg.quote;
+        }
+        base
     }
 
     /// The compact copy the per-tick scan reads.
@@ -600,10 +756,18 @@ impl Trader {
             Phase::Holding { until_ms } => (true, until_ms),
             Phase::Waiting { until_ms } => (false, until_ms),
         };
+        let mut legs = [HotLeg::default(); MAX_LEGS];
+        for (hot, leg) in legs.iter_mut().zip(&self.legs) {
+            *hot = HotLeg {
+                market: leg.market,
+                size: leg.size,
+                social_snapshot: leg.social_snapshot,
+            };
+        }
         Hot {
-            size: self.size,
-            base: self.collateral + self.quote,
-            social_snapshot: self.social_snapshot,
+            legs,
+            leg_count: self.legs.len().min(MAX_LEGS),
+            base: self.base(),
             stop_equity: self
                 .profile
                 .stop
@@ -614,50 +778,111 @@ impl Trader {
     }
 }
 
+/// Markets a trader holds at most.
+const MAX_LEGS: usize = 2;
+
+/// Id of market `k` of the run.
+fn market_id(k: usize) -> MarketId {
+    MARKET + k as MarketId
+}
+
+/// What the per-tick scan reads of a trader's position in one market.
+#[derive(Debug, Clone, Copy, Default)]
+struct HotLeg {
+    market: usize,
+    size: f64,
+    social_snapshot: f64,
+}
+
 /// What the per-tick scan reads of a trader, kept in its own compact array (the scan over all
 /// traders at every tick dominates the run time; a small stride keeps it in cache).
 #[derive(Debug, Clone, Copy)]
 struct Hot {
-    size: f64,
-    /// Collateral plus the position's quote balance.
+    legs: [HotLeg; MAX_LEGS],
+    leg_count: usize,
+    /// Collateral plus the positions' quote balances.
     base: f64,
-    social_snapshot: f64,
     /// Equity at or below which the stop-loss fires (minus infinity without one).
     stop_equity: f64,
     until_ms: u64,
     holding: bool,
 }
 
+/// A market's price and socialized-loss index, as floats.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    price: f64,
+    social_index: f64,
+}
+
+/// What the scan of one tick needs of a market.
+#[derive(Debug, Clone)]
+struct MarketView {
+    mark: Mark,
+    /// The applied volatility term of maintenance.
+    vol_term: f64,
+    /// Maintenance tiers: notional floor, rate.
+    tiers: Vec<(f64, f64)>,
+    depth: Option<KeepDepth>,
+    /// The price may be used for liquidations and the market is not paused.
+    liquidating: bool,
+    /// The price may be used for liquidations (and so for stops and closes).
+    price_known: bool,
+}
+
 impl Hot {
-    fn equity(&self, price: f64, social_index: f64) -> f64 {
-        self.base + self.size * price - self.size.abs() * (social_index - self.social_snapshot)
+    fn legs(&self) -> &[HotLeg] {
+        &self.legs[..self.leg_count]
     }
 
-    /// True unless the account is certainly above maintenance. The maintenance requirement is
-    /// at most `max(bracket rate, applied vol term) * notional` (the tier deductions are
-    /// non-negative) plus, where depth is reported, the liquidity charge; equity is the float
-    /// copy of the exact formula. The slack covers float and rounding differences;
+    fn is_flat(&self) -> bool {
+        self.legs().iter().all(|l| l.size == 0.0)
+    }
+
+    fn equity(&self, marks: &[Mark]) -> f64 {
+        let mut equity = self.base;
+        for leg in self.legs() {
+            let m = marks[leg.market];
+            equity = equity + leg.size * m.price
+                - leg.size.abs() * (m.social_index - leg.social_snapshot);
+        }
+        equity
+    }
+
+    fn notional(&self, marks: &[Mark]) -> f64 {
+        let mut notional = 0.0;
+        for leg in self.legs() {
+            notional += leg.size.abs() * marks[leg.market].price;
+        }
+        notional
+    }
+
+    /// True unless the account is certainly above maintenance. The maintenance requirement of
+    /// each position is at most `max(bracket rate, applied vol term) * notional` (the tier
+    /// deductions are non-negative) plus, where depth is reported, the liquidity charge; equity
+    /// is the float copy of the exact formula. The slack covers float and rounding differences;
     /// `check_prefilter` verifies it.
-    fn may_breach(
-        &self,
-        price: f64,
-        social_index: f64,
-        vol_term: f64,
-        tiers: &[(f64, f64)],
-        depth: Option<KeepDepth>,
-    ) -> bool {
-        if self.size == 0.0 {
+    fn may_breach(&self, views: &[MarketView], marks: &[Mark]) -> bool {
+        if self.is_flat() {
             return false;
         }
-        let notional = self.size.abs() * price;
-        let rate = tiers
-            .iter()
-            .rev()
-            .find(|(floor, _)| notional >= *floor)
-            .map_or(0.0, |t| t.1)
-            .max(vol_term);
-        let charge = depth.map_or(0.0, |d| d.charge_fraction(notional, self.size > 0.0));
-        self.equity(price, social_index) < (rate + charge + PREFILTER_SLACK) * notional
+        let mut requirement = 0.0;
+        for leg in self.legs().iter().filter(|l| l.size != 0.0) {
+            let view = &views[leg.market];
+            let notional = leg.size.abs() * view.mark.price;
+            let rate = view
+                .tiers
+                .iter()
+                .rev()
+                .find(|(floor, _)| notional >= *floor)
+                .map_or(0.0, |t| t.1)
+                .max(view.vol_term);
+            let charge = view
+                .depth
+                .map_or(0.0, |d| d.charge_fraction(notional, leg.size > 0.0));
+            requirement += (rate + charge + PREFILTER_SLACK) * notional;
+        }
+        self.equity(marks) < requirement
     }
 }
 
@@ -702,6 +927,18 @@ impl KeepDepth {
     }
 }
 
+/// The simulator's side of one market: its feed, book, makers and what it measured.
+struct Book {
+    makers: Makers,
+    /// This tick's net forced flow, quote whole units (negative sells).
+    flow: f64,
+    /// The book's depth within 1% this tick, quote whole units.
+    depth_now: f64,
+    /// Whether its forced flow moves its price (see [`Feedback`]).
+    moves_price: bool,
+    result: MarketResult,
+}
+
 struct Run<'a> {
     ledger: Ledger,
     traders: Vec<Trader>,
@@ -710,61 +947,107 @@ struct Run<'a> {
     hot: Vec<Hot>,
     params: &'a SimParams,
     metrics: Metrics,
-    flow: f64,
-    makers: Makers,
+    books: Vec<Book>,
     writers: Vec<Writer>,
     /// Next hour at which the writers report, sell, settle and hedge.
     writer_hour_ms: u64,
     /// Liquidation calls left in this tick's blocks.
     capacity_left: u64,
-    /// The book's depth within 1% this tick, quote whole units.
-    depth_now: f64,
 }
 
 impl Run<'_> {
+    /// The first market (the one option writers trade).
     fn ctx(&self) -> &MarketCtx {
         &self.ledger.markets[0]
     }
 
-    /// The market maker on the other side of trader `i` (see [`Makers`]).
-    fn maker_for(&self, i: usize) -> AccountId {
-        self.makers.of(self.traders[i].profile.long, i)
+    fn marks(&self) -> Vec<Mark> {
+        self.ledger
+            .markets
+            .iter()
+            .map(|ctx| Mark {
+                price: f(ctx.prices.oracle),
+                social_index: f(ctx.state.social_loss_index),
+            })
+            .collect()
     }
 
-    /// Closes trader `i`'s position at the oracle price; `forced` flow moves the price. An
+    fn views(&self) -> Result<Vec<MarketView>, SimError> {
+        self.ledger
+            .markets
+            .iter()
+            .map(|ctx| {
+                let price_known = ctx.prices.liquidation_valid;
+                Ok(MarketView {
+                    mark: Mark {
+                        price: f(ctx.prices.oracle),
+                        social_index: f(ctx.state.social_loss_index),
+                    },
+                    vol_term: f(ctx.state.applied.maintenance),
+                    tiers: ctx
+                        .config
+                        .margin
+                        .tiers
+                        .iter()
+                        .map(|t| (whole(t.notional_floor), f(t.maintenance_fraction)))
+                        .collect(),
+                    depth: KeepDepth::of(ctx)?,
+                    liquidating: price_known && ctx.state.breaker.state != BreakerState::Paused,
+                    price_known,
+                })
+            })
+            .collect()
+    }
+
+    /// The market maker on the other side of trader `i`'s leg `k` (see [`Makers`]).
+    fn maker_for(&self, i: usize, k: usize) -> AccountId {
+        let leg = &self.traders[i].legs[k];
+        self.books[leg.market].makers.of(leg.long, i)
+    }
+
+    /// Closes trader `i`'s positions at the oracle prices; `forced` flow moves the prices. An
     /// account whose equity is gone is left to the liquidator (its deficit must go through
     /// bankruptcy resolution).
     fn close(&mut self, i: usize, now_ms: u64, forced: bool) -> Result<bool, SimError> {
-        let ctx = self.ctx();
-        let price = ctx.prices.oracle;
-        let social = f(ctx.state.social_loss_index);
-        if self.hot[i].equity(f(price), social) <= 0.0 {
+        if self.hot[i].equity(&self.marks()) <= 0.0 {
             return Ok(false);
         }
-        let size = self.traders[i].size_units;
-        let notional = self.traders[i].size.abs() * f(price);
-        let fill = Fill {
-            market: MARKET,
-            size: -size,
-            price,
-            taker_fee: usd(notional * TAKER_FEE),
-            maker_fee: 0,
-        };
         let id = self.traders[i].id;
-        let Ok(outcome) = self.ledger.fill(id, self.maker_for(i), VENUE, &fill) else {
-            self.metrics.failed_closes += 1;
-            return Ok(false);
-        };
-        // The engine's fill covers the deficit of an account it leaves with nothing but
-        // negative collateral; the simulator only records it.
-        if let Some(b) = outcome.taker_bankruptcy {
-            self.record_bankruptcy(&b);
-        }
-        if forced {
-            self.flow -= self.traders[i].size * f(price);
+        let mut refused = false;
+        for k in 0..self.traders[i].legs.len() {
+            let leg = self.traders[i].legs[k];
+            if leg.size_units == 0 {
+                continue;
+            }
+            let price = self.ledger.markets[leg.market].prices.oracle;
+            let notional = leg.size.abs() * f(price);
+            let fill = Fill {
+                market: market_id(leg.market),
+                size: -leg.size_units,
+                price,
+                taker_fee: usd(notional * TAKER_FEE),
+                maker_fee: 0,
+            };
+            let Ok(outcome) = self.ledger.fill(id, self.maker_for(i, k), VENUE, &fill) else {
+                self.metrics.failed_closes += 1;
+                refused = true;
+                continue;
+            };
+            // The engine's fill covers the deficit of an account it leaves with nothing but
+            // negative collateral; the simulator only records it.
+            if let Some(b) = outcome.taker_bankruptcy {
+                self.record_bankruptcy(&b, leg.market);
+            }
+            if forced {
+                self.books[leg.market].flow -= leg.size * f(price);
+            }
         }
         let t = &mut self.traders[i];
         t.refresh(&self.ledger);
+        if refused {
+            self.hot[i] = t.hot();
+            return Ok(false);
+        }
         let wait = self.clocks[i].wait_ms();
         t.phase = Phase::Waiting {
             until_ms: now_ms + wait,
@@ -773,18 +1056,24 @@ impl Run<'_> {
         Ok(true)
     }
 
-    fn record_bankruptcy(&mut self, b: &BankruptcyOutcome) {
+    fn record_bankruptcy(&mut self, b: &BankruptcyOutcome, market: usize) {
         let m = &mut self.metrics;
         m.bankruptcies += 1;
         m.bad_debt += whole(b.deficit);
         m.insurance_paid += whole(b.from_insurance);
         m.socialized += whole(b.socialized);
+        let r = &mut self.books[market].result;
+        r.bankruptcies += 1;
+        r.bad_debt += whole(b.deficit);
     }
 
-    /// Trader `i` opens a position at the leverage it wants, capped by the protocol.
+    /// Trader `i` opens its positions at the leverage it wants, capped by the protocol.
     fn open(&mut self, i: usize, now_ms: u64) -> Result<(), SimError> {
-        let ctx = self.ctx();
-        if ctx.state.breaker.state != BreakerState::Normal || !ctx.prices.opening_valid {
+        let closed = self.traders[i].legs.iter().any(|leg| {
+            let ctx = &self.ledger.markets[leg.market];
+            ctx.state.breaker.state != BreakerState::Normal || !ctx.prices.opening_valid
+        });
+        if closed {
             if !self.traders[i].blocked {
                 self.metrics.blocked_opens += 1;
                 self.traders[i].blocked = true;
@@ -799,7 +1088,6 @@ impl Run<'_> {
                 .map_err(risk("top-up deposit"))?;
             self.traders[i].refresh(&self.ledger);
         }
-        let ctx = &self.ledger.markets[0];
         let t = &self.traders[i];
         let equity = t.collateral;
         let mut notional = match t.profile.demand {
@@ -807,62 +1095,31 @@ impl Run<'_> {
             Demand::Max => 1_000.0 * equity,
         };
         for _ in 0..6 {
-            let req = position_requirements(ctx, usd(notional), true)
-                .map_err(risk("requirements"))?
-                .initial;
-            let fraction = whole(req) / notional;
+            let mut requirement = 0.0;
+            for leg in &t.legs {
+                let ctx = &self.ledger.markets[leg.market];
+                requirement += whole(
+                    position_requirements(ctx, usd(notional * leg.weight), true)
+                        .map_err(risk("requirements"))?
+                        .initial,
+                );
+            }
+            let fraction = requirement / notional;
             let most = equity / (fraction + TAKER_FEE);
             if notional <= most {
                 break;
             }
             notional = most * 0.995;
         }
-        let price = ctx.prices.oracle;
-        let mut size = DECIMALS
-            .size_for_value(usd(notional), price, Rounding::Floor)
-            .map_err(|e| SimError::Risk("size", e.into()))?;
-        if !t.profile.long {
-            size = -size;
-        }
-        let id = t.id;
-        let maker = self.maker_for(i);
-        let mut opened = None;
-        let (mut impact_capped, mut oi_capped) = (false, false);
-        for _ in 0..8 {
-            if size == 0 {
-                break;
+        let (mut opened, mut impact_capped, mut oi_capped) = (None::<f64>, false, false);
+        for k in 0..self.traders[i].legs.len() {
+            let weight = self.traders[i].legs[k].weight;
+            let leg = self.open_leg(i, k, notional * weight)?;
+            if let Some(n) = leg.opened {
+                opened = Some(opened.map_or(n, |o| o + n));
             }
-            let notional = (size as f64 / 1e8).abs() * f(price);
-            let fill = Fill {
-                market: MARKET,
-                size,
-                price,
-                taker_fee: usd(notional * TAKER_FEE),
-                maker_fee: 0,
-            };
-            match self.ledger.fill(id, maker, VENUE, &fill) {
-                Ok(_) => {
-                    opened = Some(notional);
-                    break;
-                }
-                Err(RiskError::InsufficientMargin) => size = size / 100 * 97,
-                // A depth term binds (only where depth is reported): take what the core allows.
-                Err(e @ (RiskError::LiquidityCap | RiskError::OpenInterestGrowth)) => {
-                    impact_capped |= e == RiskError::LiquidityCap;
-                    oi_capped |= e == RiskError::OpenInterestGrowth;
-                    let most = max_position(
-                        &self.ledger.accounts[&id],
-                        &self.ledger.markets,
-                        MARKET,
-                        size > 0,
-                        price,
-                        fx(TAKER_FEE),
-                    )
-                    .map_err(risk("max position"))?;
-                    size = size.signum() * most.min(size.abs() - 1);
-                }
-                Err(_) => break,
-            }
+            impact_capped |= leg.impact_capped;
+            oi_capped |= leg.oi_capped;
         }
         self.metrics.impact_capped += u64::from(impact_capped);
         self.metrics.oi_growth_capped += u64::from(oi_capped);
@@ -873,7 +1130,14 @@ impl Run<'_> {
             Some(notional) => {
                 self.metrics.opens += 1;
                 self.metrics.mean_open_leverage += notional / equity;
-                t.entry_equity = t.collateral + t.quote + t.size * f(price);
+                let mut entry = t.base();
+                for leg in &mut t.legs {
+                    let price = f(self.ledger.markets[leg.market].prices.oracle);
+                    entry += leg.size * price;
+                    leg.entry_price = price;
+                    leg.in_liquidation = false;
+                }
+                t.entry_equity = entry;
                 t.in_liquidation = false;
                 let hold = self.clocks[i].hold_ms();
                 t.phase = Phase::Holding {
@@ -891,6 +1155,59 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Opens trader `i`'s leg `k` at `notional` (quote whole units) or as much of it as the
+    /// core allows.
+    fn open_leg(&mut self, i: usize, k: usize, notional: f64) -> Result<OpenedLeg, SimError> {
+        let leg = self.traders[i].legs[k];
+        let price = self.ledger.markets[leg.market].prices.oracle;
+        let mut size = DECIMALS
+            .size_for_value(usd(notional), price, Rounding::Floor)
+            .map_err(|e| SimError::Risk("size", e.into()))?;
+        if !leg.long {
+            size = -size;
+        }
+        let id = self.traders[i].id;
+        let maker = self.maker_for(i, k);
+        let mut outcome = OpenedLeg::default();
+        for _ in 0..8 {
+            if size == 0 {
+                break;
+            }
+            let notional = (size as f64 / 1e8).abs() * f(price);
+            let fill = Fill {
+                market: market_id(leg.market),
+                size,
+                price,
+                taker_fee: usd(notional * TAKER_FEE),
+                maker_fee: 0,
+            };
+            match self.ledger.fill(id, maker, VENUE, &fill) {
+                Ok(_) => {
+                    outcome.opened = Some(notional);
+                    break;
+                }
+                Err(RiskError::InsufficientMargin) => size = size / 100 * 97,
+                // A depth term binds (only where depth is reported): take what the core allows.
+                Err(e @ (RiskError::LiquidityCap | RiskError::OpenInterestGrowth)) => {
+                    outcome.impact_capped |= e == RiskError::LiquidityCap;
+                    outcome.oi_capped |= e == RiskError::OpenInterestGrowth;
+                    let most = max_position(
+                        &self.ledger.accounts[&id],
+                        &self.ledger.markets,
+                        market_id(leg.market),
+                        size > 0,
+                        price,
+                        fx(TAKER_FEE),
+                    )
+                    .map_err(risk("max position"))?;
+                    size = size.signum() * most.min(size.abs() - 1);
+                }
+                Err(_) => break,
+            }
+        }
+        Ok(outcome)
+    }
+
     /// One tick of trader activity. First the liquidator works through every account that may
     /// be below maintenance, worst health first (so the throttle's capacity goes to the accounts
     /// nearest bankruptcy), then each trader may stop out, close or open. Prices are fixed
@@ -898,53 +1215,48 @@ impl Run<'_> {
     /// what they took over.
     fn step(&mut self, now_ms: u64) -> Result<(), SimError> {
         self.writers_step(now_ms)?;
-        let ctx = self.ctx();
-        let price_known = ctx.prices.liquidation_valid;
-        let liquidating = price_known && ctx.state.breaker.state != BreakerState::Paused;
-        let price = f(ctx.prices.oracle);
-        let vol_term = f(ctx.state.applied.maintenance);
-        let tiers: Vec<(f64, f64)> = ctx
-            .config
-            .margin
-            .tiers
-            .iter()
-            .map(|t| (whole(t.notional_floor), f(t.maintenance_fraction)))
-            .collect();
-        let social = f(ctx.state.social_loss_index);
-        let depth = KeepDepth::of(ctx)?;
-        if liquidating {
-            let mut candidates: Vec<(f64, usize)> = Vec::new();
-            for (i, h) in self.hot.iter().enumerate() {
-                if h.size == 0.0 {
-                    continue;
-                }
-                if h.may_breach(price, social, vol_term, &tiers, depth) {
-                    let notional = h.size.abs() * price;
-                    candidates.push((h.equity(price, social) / notional, i));
-                } else if self.params.check_prefilter {
-                    self.check_above_maintenance(i, now_ms)?;
-                }
+        let mut views = self.views()?;
+        let marks: Vec<Mark> = views.iter().map(|v| v.mark).collect();
+        let mut candidates: Vec<(f64, usize)> = Vec::new();
+        for (i, h) in self.hot.iter().enumerate() {
+            if h.is_flat()
+                || !h
+                    .legs()
+                    .iter()
+                    .any(|l| l.size != 0.0 && views[l.market].liquidating)
+            {
+                continue;
             }
-            candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
-            for (_, i) in candidates {
-                self.liquidate(i, now_ms)?;
+            if h.may_breach(&views, &marks) {
+                candidates.push((h.equity(&marks) / h.notional(&marks), i));
+            } else if self.params.check_prefilter {
+                self.check_above_maintenance(i, now_ms)?;
             }
         }
-        if price_known {
-            let social = f(self.ctx().state.social_loss_index);
-            for i in 0..self.hot.len() {
-                let h = self.hot[i];
-                if h.holding {
-                    if h.equity(price, social) <= h.stop_equity {
-                        if self.close(i, now_ms, true)? {
-                            self.metrics.stop_outs += 1;
-                        }
-                    } else if now_ms >= h.until_ms {
-                        self.close(i, now_ms, false)?;
+        candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (_, i) in candidates {
+            self.liquidate(i, now_ms, &views)?;
+        }
+        // Liquidations may have socialized losses.
+        for (view, ctx) in views.iter_mut().zip(&self.ledger.markets) {
+            view.mark.social_index = f(ctx.state.social_loss_index);
+        }
+        let marks: Vec<Mark> = views.iter().map(|v| v.mark).collect();
+        for i in 0..self.hot.len() {
+            let h = self.hot[i];
+            if !h.legs().iter().all(|l| views[l.market].price_known) {
+                continue;
+            }
+            if h.holding {
+                if h.equity(&marks) <= h.stop_equity {
+                    if self.close(i, now_ms, true)? {
+                        self.metrics.stop_outs += 1;
                     }
                 } else if now_ms >= h.until_ms {
-                    self.open(i, now_ms)?;
+                    self.close(i, now_ms, false)?;
                 }
+            } else if now_ms >= h.until_ms {
+                self.open(i, now_ms)?;
             }
         }
         self.flatten_liquidators()
@@ -961,19 +1273,24 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// The traders' liquidity maintenance charge (through the risk core) over their notional;
-    /// 0 where depth is not reported.
+    /// The traders' liquidity maintenance charge in the first market (through the risk core)
+    /// over their notional there; 0 where depth is not reported.
     fn liquidity_charge_fraction(&self) -> Result<f64, SimError> {
         let ctx = self.ctx();
         let price = f(ctx.prices.oracle);
         let (mut charge, mut notional) = (0.0, 0.0);
-        for h in self.hot.iter().filter(|h| h.size != 0.0) {
-            let n = h.size.abs() * price;
+        for leg in self
+            .hot
+            .iter()
+            .flat_map(|h| h.legs())
+            .filter(|l| l.market == 0 && l.size != 0.0)
+        {
+            let n = leg.size.abs() * price;
             notional += n;
             if let Some(c) = liquidity_charges(
                 ctx,
                 usd(n),
-                CloseSide::of(if h.size > 0.0 { 1 } else { -1 }),
+                CloseSide::of(if leg.size > 0.0 { 1 } else { -1 }),
             )
             .map_err(risk("charge"))?
             {
@@ -987,51 +1304,108 @@ impl Run<'_> {
         })
     }
 
+    /// Trader `i`'s legs in the order the liquidator takes them over, each with whether a
+    /// chunk of it is contagion (the account's loss since entry came mostly from its other
+    /// markets).
+    fn takeover_order(&self, i: usize, views: &[MarketView]) -> Vec<(usize, bool)> {
+        let legs = &self.traders[i].legs;
+        // Loss of each leg since its entry, at this tick's marks.
+        let loss: Vec<f64> = legs
+            .iter()
+            .map(|l| {
+                let m = views[l.market].mark;
+                l.size * (l.entry_price - m.price)
+                    + l.size.abs() * (m.social_index - l.social_snapshot)
+            })
+            .collect();
+        let total: f64 = loss.iter().sum();
+        let mut order: Vec<(usize, bool)> = (0..legs.len())
+            .filter(|&k| legs[k].size_units != 0)
+            .map(|k| {
+                let elsewhere = total - loss[k];
+                (k, elsewhere > loss[k].max(0.0))
+            })
+            .collect();
+        match self.params.order {
+            LiquidationOrder::WorstMarketFirst => {
+                order.sort_by(|a, b| loss[b.0].total_cmp(&loss[a.0]));
+            }
+            LiquidationOrder::MostLiquidFirst => order.sort_by(|a, b| {
+                let depth = |k: usize| self.books[legs[k].market].depth_now;
+                depth(b.0).total_cmp(&depth(a.0))
+            }),
+        }
+        order
+    }
+
     /// Liquidates trader `i` chunk by chunk until it is no longer liquidatable (above
-    /// maintenance and its liquidation-end target, or closed) or the throttle stops it.
-    fn liquidate(&mut self, i: usize, now_ms: u64) -> Result<(), SimError> {
+    /// maintenance and its liquidation-end target, or closed) or the throttle stops it, taking
+    /// its positions over in the order of [`LiquidationOrder`]: a market that refuses the call
+    /// (throttled, halted) is left for this tick and the next position is taken.
+    fn liquidate(&mut self, i: usize, now_ms: u64, views: &[MarketView]) -> Result<(), SimError> {
         let id = self.traders[i].id;
-        let liquidator = if self.traders[i].profile.long {
-            LIQUIDATOR_OF_LONGS
-        } else {
-            LIQUIDATOR_OF_SHORTS
-        };
-        loop {
+        let mut order = self.takeover_order(i, views).into_iter();
+        let mut current = order.next();
+        while let Some((k, contagion)) = current {
             if self.capacity_left == 0 {
                 self.metrics.capacity_deferred += 1;
                 break;
             }
+            let leg = self.traders[i].legs[k];
+            if !views[leg.market].liquidating {
+                current = order.next();
+                continue;
+            }
+            let liquidator = if leg.long {
+                LIQUIDATOR_OF_LONGS
+            } else {
+                LIQUIDATOR_OF_SHORTS
+            };
             // The liquidator checks off-chain whether a call would succeed: only calls that
             // execute (or that the throttle refuses, which the check cannot know ahead of the
             // block) take block space.
-            match self.ledger.liquidate(id, liquidator, MARKET) {
+            match self.ledger.liquidate(id, liquidator, market_id(leg.market)) {
                 Ok(outcome) => {
                     self.capacity_left -= 1;
-                    let long = self.traders[i].profile.long;
-                    self.makers.owe(long, i, outcome.closed_size);
+                    let book = &mut self.books[leg.market];
+                    book.makers.owe(leg.long, i, outcome.closed_size);
+                    let notional = whole(outcome.notional);
+                    let r = &mut book.result;
+                    r.liquidated_notional += notional;
+                    if contagion {
+                        r.contagion_notional += notional;
+                    }
+                    if !self.traders[i].legs[k].in_liquidation {
+                        r.liquidations += 1;
+                        r.contagion_liquidations += u64::from(contagion);
+                        self.traders[i].legs[k].in_liquidation = true;
+                    }
                     let m = &mut self.metrics;
                     m.liquidation_calls += 1;
-                    m.liquidated_notional += whole(outcome.notional);
+                    m.liquidated_notional += notional;
                     if !self.traders[i].in_liquidation {
                         m.liquidations += 1;
                         self.traders[i].in_liquidation = true;
                     }
                     if let Some(b) = outcome.bankruptcy {
-                        self.record_bankruptcy(&b);
+                        self.record_bankruptcy(&b, leg.market);
                         self.metrics.bankrupt_liquidations += 1;
                     }
+                    // The next call finds out whether the position is closed (NoPosition) or
+                    // the account is healthy again (NotLiquidatable).
                 }
                 Err(RiskError::LiquidationThrottled) => {
                     self.capacity_left -= 1;
                     self.metrics.throttled += 1;
-                    break;
+                    current = order.next();
                 }
-                Err(_) => break,
+                Err(RiskError::NotLiquidatable) => break,
+                Err(_) => current = order.next(),
             }
         }
         let t = &mut self.traders[i];
         t.refresh(&self.ledger);
-        if t.size_units == 0 && matches!(t.phase, Phase::Holding { .. }) {
+        if t.is_flat() && matches!(t.phase, Phase::Holding { .. }) {
             let wait = self.clocks[i].wait_ms();
             t.phase = Phase::Waiting {
                 until_ms: now_ms + wait,
@@ -1041,47 +1415,58 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// The liquidators sell the longs and buy back the shorts they took over, each to the
-    /// makers of the accounts they took them from (whose positions that reduces).
+    /// The liquidators sell the longs and buy back the shorts they took over, in each market to
+    /// the makers of the accounts they took them from (whose positions that reduces).
     fn flatten_liquidators(&mut self) -> Result<(), SimError> {
-        let price = self.ctx().prices.oracle;
-        // Base units a liquidator may sell this tick, per side.
-        let allowance = match self.params.unwind {
-            Unwind::Immediate => i128::MAX,
-            Unwind::Paced {
-                depth_fraction_per_tick,
-            } => (depth_fraction_per_tick * self.depth_now / f(price) * 1e8) as i128,
-        };
-        for (side, liquidator) in [(0, LIQUIDATOR_OF_LONGS), (1, LIQUIDATOR_OF_SHORTS)] {
-            let mut sold = 0i128;
-            for k in 0..self.makers.owed[side].len() {
-                let owed = self.makers.owed[side][k];
-                let left = allowance.saturating_sub(sold.abs());
-                let size = owed.signum() * owed.abs().min(left);
-                if size == 0 {
-                    continue;
+        for m in 0..self.books.len() {
+            let price = self.ledger.markets[m].prices.oracle;
+            // Base units a liquidator may sell this tick, per side.
+            let allowance = match self.params.unwind {
+                Unwind::Immediate => i128::MAX,
+                Unwind::Paced {
+                    depth_fraction_per_tick,
+                } => (depth_fraction_per_tick * self.books[m].depth_now / f(price) * 1e8) as i128,
+            };
+            for (side, liquidator) in [(0, LIQUIDATOR_OF_LONGS), (1, LIQUIDATOR_OF_SHORTS)] {
+                let mut sold = 0i128;
+                for k in 0..self.books[m].makers.owed[side].len() {
+                    let owed = self.books[m].makers.owed[side][k];
+                    let left = allowance.saturating_sub(sold.abs());
+                    let size = owed.signum() * owed.abs().min(left);
+                    if size == 0 {
+                        continue;
+                    }
+                    let fill = Fill {
+                        market: market_id(m),
+                        size: -size,
+                        price,
+                        taker_fee: 0,
+                        maker_fee: 0,
+                    };
+                    let maker = self.books[m].makers.pools[side][k];
+                    if self.ledger.fill(liquidator, maker, VENUE, &fill).is_ok() {
+                        self.books[m].makers.owed[side][k] -= size;
+                        sold += size;
+                    } else {
+                        self.metrics.failed_closes += 1;
+                    }
                 }
-                let fill = Fill {
-                    market: MARKET,
-                    size: -size,
-                    price,
-                    taker_fee: 0,
-                    maker_fee: 0,
-                };
-                let maker = self.makers.pools[side][k];
-                if self.ledger.fill(liquidator, maker, VENUE, &fill).is_ok() {
-                    self.makers.owed[side][k] -= size;
-                    sold += size;
-                } else {
-                    self.metrics.failed_closes += 1;
+                if sold != 0 {
+                    self.books[m].flow -= sold as f64 / 1e8 * f(price);
                 }
-            }
-            if sold != 0 {
-                self.flow -= sold as f64 / 1e8 * f(price);
             }
         }
         Ok(())
     }
+}
+
+/// What opening one leg did.
+#[derive(Debug, Clone, Copy, Default)]
+struct OpenedLeg {
+    /// Notional opened, quote whole units.
+    opened: Option<f64>,
+    impact_capped: bool,
+    oi_capped: bool,
 }
 
 /// EWMA of hourly squared log returns, RiskMetrics' daily 0.94 per hour (0.94^(1/24)), seeded
@@ -1123,8 +1508,8 @@ fn quantile(values: &[f64], q: f64) -> f64 {
     percentile(&mut values.to_vec(), q)
 }
 
-/// Runs `protocol` over `ticks`; trading (and measuring) starts at `trade_from_ms`, the ticks
-/// before it warm up the oracle's volatility estimate and the ramps.
+/// Runs `protocol` over `ticks` (one market); trading (and measuring) starts at
+/// `trade_from_ms`, the ticks before it warm up the oracle's volatility estimate and the ramps.
 pub fn run(
     protocol: Protocol,
     params: &SimParams,
@@ -1132,31 +1517,79 @@ pub fn run(
     trade_from_ms: u64,
     progress: Option<&ProgressBar>,
 ) -> Result<RunResult, SimError> {
+    let market = MarketPath {
+        name: "BTC".into(),
+        ticks: ticks.to_vec(),
+        depth_share: 1.0,
+    };
+    run_markets(protocol, params, &[market], trade_from_ms, progress)
+}
+
+/// What the run loop keeps of one market besides the [`Book`]: the world outside the ledger
+/// (impact, depth, feeders) and the hourly series it measures.
+struct Outside {
+    impact: Impact,
+    depth: DepthModel,
+    feed: FeedState,
+    /// Depth within 1% of mid as the venues report it: the book's, both sides; a venue reports
+    /// hourly and whenever the book moved by more than 10% since its last report.
+    reported_depth: f64,
+    next_depth_report_ms: u64,
+    exogenous_vol: HourlyEwma,
+    hour_low: f64,
+    hour_high: f64,
+    exo_prices: Vec<f64>,
+    sim_prices: Vec<f64>,
+    series: Series,
+    /// The simulated price this tick.
+    simulated: f64,
+}
+
+/// Runs `protocol` over several markets on one clock (every path has the same ticks; see
+/// [`crate::market::align`]); the first is the one option writers trade and whose figures
+/// fill [`RunResult::metrics`] and [`RunResult::samples`].
+pub fn run_markets(
+    protocol: Protocol,
+    params: &SimParams,
+    paths: &[MarketPath],
+    trade_from_ms: u64,
+    progress: Option<&ProgressBar>,
+) -> Result<RunResult, SimError> {
     let started = Instant::now();
+    let ticks = &paths.first().ok_or(SimError::EmptyWindow)?.ticks;
     let first_ms = ticks.first().ok_or(SimError::EmptyWindow)?.at_ms;
+    let on_one_clock = paths.iter().all(|p| {
+        p.ticks.len() == ticks.len() && p.ticks.iter().zip(ticks).all(|(a, b)| a.at_ms == b.at_ms)
+    });
+    if !on_one_clock {
+        return Err(SimError::MisalignedMarkets);
+    }
     let oracle_config = OracleConfig::default();
     let config = protocol.config(DECIMALS);
     let profiles = draw_profiles(&params.population, params.accounts, params.seed);
     let population_collateral: f64 = profiles.iter().map(|p| p.collateral).sum();
 
     let mut ledger = Ledger::default();
-    ledger.markets.push(MarketCtx {
-        id: MARKET,
-        config,
-        state: MarketState::new(first_ms),
-        prices: Prices {
-            oracle: Fixed::ONE,
-            dampened: Fixed::ONE,
-            opening_valid: false,
-            liquidation_valid: false,
-        },
-        now_ms: first_ms,
-    });
+    for k in 0..paths.len() {
+        ledger.markets.push(MarketCtx {
+            id: market_id(k),
+            config: config.clone(),
+            state: MarketState::new(first_ms),
+            prices: Prices {
+                oracle: Fixed::ONE,
+                dampened: Fixed::ONE,
+                opening_valid: false,
+                liquidation_valid: false,
+            },
+            now_ms: first_ms,
+        });
+    }
     let deposit = |ledger: &mut Ledger, id, amount| {
         ledger
             .deposit(id, usd(amount))
             .map_err(risk("initial deposit"))
     };
+    // The makers and liquidators are the same accounts in every market.
     let makers = Makers::new(MAKERS_PER_SIDE);
     for &maker in makers.pools.iter().flatten() {
         deposit(&mut ledger, maker, population_collateral * 1_000.0)?;
@@ -1176,8 +1609,8 @@ pub fn run(
     let mut clocks = Vec::with_capacity(first_writer);
     for (k, profile) in profiles.into_iter().enumerate() {
         let id = FIRST_TRADER + k as AccountId;
-        deposit(&mut ledger, id, profile.collateral)?;
         if k >= first_writer {
+            deposit(&mut ledger, id, profile.collateral)?;
             // Sales are staggered over the hours of one sale interval.
             let offset = (k - first_writer) as u64 % params.writer.sale_every_hours.max(1);
             writers.push(Writer::new(
@@ -1187,28 +1620,82 @@ pub fn run(
             ));
             continue;
         }
-        let mut clock = Clock::new(&params.population, params.seed, id);
-        let first = clock.first_entry_ms();
-        let mut t = Trader {
-            id,
-            profile,
-            phase: Phase::Waiting {
-                until_ms: trade_from_ms + first,
-            },
-            entry_equity: 0.0,
-            in_liquidation: false,
-            blocked: false,
+        let plan = draw_legs(&params.portfolio, paths.len(), params.seed, id);
+        let leg = |p: &crate::population::LegPlan, weight: f64| Leg {
+            market: p.market,
+            long: profile.long == (p.direction == LegDirection::WithProfile),
+            weight,
             size_units: 0,
             size: 0.0,
             quote: 0.0,
-            collateral: 0.0,
             social_snapshot: 0.0,
+            entry_price: 0.0,
+            in_liquidation: false,
         };
-        t.refresh(&ledger);
-        traders.push(t);
-        clocks.push(clock);
+        // Isolated, a pair is two sub-accounts, the collateral split by the legs' weights; both
+        // keep the trader's clock (they open and close together unless one is liquidated).
+        let accounts: Vec<(AccountId, f64, Vec<Leg>)> = match (params.margin, plan.as_slice()) {
+            (MarginMode::Isolated, [first, second]) => {
+                let second_collateral = (profile.collateral * second.weight).round();
+                vec![
+                    (
+                        id,
+                        profile.collateral - second_collateral,
+                        vec![leg(first, 1.0)],
+                    ),
+                    (
+                        id + ISOLATED_SUB_ACCOUNT,
+                        second_collateral,
+                        vec![leg(second, 1.0)],
+                    ),
+                ]
+            }
+            _ => vec![(
+                id,
+                profile.collateral,
+                plan.iter().map(|p| leg(p, p.weight)).collect(),
+            )],
+        };
+        for (account, collateral, legs) in accounts {
+            deposit(&mut ledger, account, collateral)?;
+            let mut clock = Clock::new(&params.population, params.seed, id);
+            let first = clock.first_entry_ms();
+            let mut t = Trader {
+                id: account,
+                profile: Profile {
+                    collateral,
+                    ..profile
+                },
+                phase: Phase::Waiting {
+                    until_ms: trade_from_ms + first,
+                },
+                entry_equity: 0.0,
+                in_liquidation: false,
+                blocked: false,
+                legs,
+                collateral: 0.0,
+            };
+            t.refresh(&ledger);
+            traders.push(t);
+            clocks.push(clock);
+        }
     }
 
+    let normal_depth = population_collateral * params.depth_ratio;
+    let books = paths
+        .iter()
+        .enumerate()
+        .map(|(k, p)| Book {
+            makers: makers.clone(),
+            flow: 0.0,
+            depth_now: 0.0,
+            moves_price: params.feedback != Feedback::AllBut(k),
+            result: MarketResult {
+                name: p.name.clone(),
+                ..MarketResult::default()
+            },
+        })
+        .collect();
     let hot = traders.iter().map(Trader::hot).collect();
     let mut run = Run {
         ledger,
@@ -1217,87 +1704,105 @@ pub fn run(
         hot,
         params,
         metrics: Metrics::default(),
-        flow: 0.0,
-        makers,
+        books,
         writers,
         writer_hour_ms: trade_from_ms,
         capacity_left: 0,
-        depth_now: 0.0,
     };
     run.metrics.writers = run.writers.len() as u64;
-    let normal_depth = population_collateral * params.depth_ratio;
-    let mut impact = Impact::new(normal_depth, params.resilience_minutes * 60_000.0);
-    let mut book = DepthModel::new(normal_depth, params.depth_collapse, params.depth_model);
+    let mut outside: Vec<Outside> = paths
+        .iter()
+        .map(|p| {
+            let depth = normal_depth * p.depth_share;
+            Outside {
+                impact: Impact::new(depth, params.resilience_minutes * 60_000.0),
+                depth: DepthModel::new(depth, params.depth_collapse, params.depth_model),
+                feed: FeedState::default(),
+                reported_depth: 0.0,
+                next_depth_report_ms: first_ms,
+                exogenous_vol: HourlyEwma::default(),
+                hour_low: f64::INFINITY,
+                hour_high: 0.0,
+                exo_prices: Vec::new(),
+                sim_prices: Vec::new(),
+                series: Series::default(),
+                simulated: 0.0,
+            }
+        })
+        .collect();
     run.metrics.min_depth_fraction = 1.0;
-    let mut feed = FeedState::default();
     let reference = usd(params.reference_notional);
     let mut samples = Vec::new();
     let (mut vols, mut leverages) = (Vec::new(), Vec::new());
-    let (mut exo_prices, mut sim_prices) = (Vec::new(), Vec::new());
     let (mut fund_peak, mut previous_ms) = (whole(fund), first_ms);
-    // Depth within 1% of mid as the venues report it: the book's, both sides; a venue reports
-    // hourly and whenever the book moved by more than 10% since its last report.
-    let mut reported_depth = 0.0f64;
-    let mut next_depth_report_ms = first_ms;
     let (mut charges, mut open_interest) = (Vec::new(), Vec::new());
-    let mut series = Series::default();
-    let (mut hour_low, mut hour_high) = (f64::INFINITY, 0.0f64);
-    let mut exogenous_vol = HourlyEwma::default();
 
-    for (k, tick) in ticks.iter().enumerate() {
+    for k in 0..ticks.len() {
         if k % 4096 == 0 {
             if let Some(bar) = progress {
                 bar.inc(4096.min((ticks.len() - k) as u64));
             }
         }
-        let now = tick.at_ms;
-        // Last tick's forced flow meets the book as it stood; then the book thins (or refills)
-        // with the market's move and that flow, for what comes next.
-        impact.depth = book.depth();
+        let now = ticks[k].at_ms;
+        let trading = now >= trade_from_ms;
         let calls_before = run.metrics.liquidation_calls;
         run.capacity_left = params.capacity.calls_between(previous_ms, now);
-        // The price impact decays, then last tick's forced flow hits the book at full strength.
-        impact.decay(now.saturating_sub(previous_ms));
-        impact.trade(run.flow);
-        impact.depth = book.observe(now, tick.price, run.flow);
-        run.depth_now = impact.depth;
-        if now >= trade_from_ms {
-            run.metrics.min_depth_fraction = run.metrics.min_depth_fraction.min(book.fraction);
-        }
-        run.flow = 0.0;
-        previous_ms = now;
-        let simulated = impact.apply(tick.price);
-        if tick.live {
-            let price = fx(simulated);
-            let report = Report {
-                price,
-                confidence: fx(simulated * 1e-4),
-                timestamp_ms: now,
-            };
-            for slot in 0..FEEDERS {
-                // A report the guard rails reject is skipped, as a feeder's would be.
-                let _ = feed.submit(&oracle_config, slot, report, now);
+        for (m, (path, world)) in paths.iter().zip(outside.iter_mut()).enumerate() {
+            let tick = path.ticks[k];
+            let book = &mut run.books[m];
+            let flow = if book.moves_price { book.flow } else { 0.0 };
+            // Last tick's forced flow meets the book as it stood; then the book thins (or
+            // refills) with the market's move and that flow, for what comes next.
+            world.impact.depth = world.depth.depth();
+            // The price impact decays, then last tick's forced flow hits the book at full
+            // strength.
+            world.impact.decay(now.saturating_sub(previous_ms));
+            world.impact.trade(flow);
+            world.impact.depth = world.depth.observe(now, tick.price, flow);
+            book.depth_now = world.impact.depth;
+            if trading && m == 0 {
+                run.metrics.min_depth_fraction =
+                    run.metrics.min_depth_fraction.min(world.depth.fraction);
             }
-        }
-        let trading = now >= trade_from_ms;
-        if now % 3_600_000 == 0 {
-            exogenous_vol.fold(tick.price);
-        }
-        hour_low = hour_low.min(tick.price);
-        hour_high = hour_high.max(tick.price);
-        {
-            let ctx = &mut run.ledger.markets[0];
-            let obs = observe(&feed, &oracle_config, &ctx.config, &mut ctx.state, now)
-                .map_err(risk("observe"))?;
+            book.flow = 0.0;
+            world.simulated = world.impact.apply(tick.price);
+            if tick.live {
+                let price = fx(world.simulated);
+                let report = Report {
+                    price,
+                    confidence: fx(world.simulated * 1e-4),
+                    timestamp_ms: now,
+                };
+                for slot in 0..FEEDERS {
+                    // A report the guard rails reject is skipped, as a feeder's would be.
+                    let _ = world.feed.submit(&oracle_config, slot, report, now);
+                }
+            }
+            if now % 3_600_000 == 0 {
+                world.exogenous_vol.fold(tick.price);
+            }
+            world.hour_low = world.hour_low.min(tick.price);
+            world.hour_high = world.hour_high.max(tick.price);
+            let ctx = &mut run.ledger.markets[m];
+            let obs = observe(
+                &world.feed,
+                &oracle_config,
+                &ctx.config,
+                &mut ctx.state,
+                now,
+            )
+            .map_err(risk("observe"))?;
             ctx.prices = obs.prices;
             ctx.now_ms = now;
             if trading && matches!(obs.transition, Some(t) if t.to == BreakerState::ReduceOnly) {
                 run.metrics.breaker_trips += 1;
+                book.result.breaker_trips += 1;
             }
-            let moved = (impact.depth - reported_depth).abs() > 0.1 * reported_depth;
-            if protocol.reports_depth() && (now >= next_depth_report_ms || moved) {
-                reported_depth = impact.depth;
-                let depth = usd(reported_depth);
+            let moved =
+                (world.impact.depth - world.reported_depth).abs() > 0.1 * world.reported_depth;
+            if protocol.reports_depth() && (now >= world.next_depth_report_ms || moved) {
+                world.reported_depth = world.impact.depth;
+                let depth = usd(world.reported_depth);
                 // The venue and two feeders report the same book: the market needs three
                 // distinct reporters before any depth counts.
                 for reporter in 0..ctx.config.liquidity.min_reporters {
@@ -1307,13 +1812,14 @@ pub fn run(
                     };
                     report_depth(ctx, [reporter; 32], book).map_err(risk("depth report"))?;
                 }
-                next_depth_report_ms = now + HOUR;
+                world.next_depth_report_ms = now + HOUR;
+            }
+            if !trading && now % 3_600_000 == 0 {
+                (world.hour_low, world.hour_high) = (f64::INFINITY, 0.0);
             }
         }
+        previous_ms = now;
         if !trading {
-            if now % 3_600_000 == 0 {
-                (hour_low, hour_high) = (f64::INFINITY, 0.0);
-            }
             continue;
         }
         run.step(now)?;
@@ -1341,9 +1847,8 @@ pub fn run(
         };
         vols.push(vol);
         leverages.push(leverage);
-        if now % 3_600_000 == 0 {
-            exo_prices.push(tick.price);
-            sim_prices.push(simulated);
+        let hourly = now % 3_600_000 == 0;
+        if hourly {
             charges.push(run.liquidity_charge_fraction()?);
             let ctx = run.ctx();
             open_interest.push(ctx.state.open_interest as f64 / 1e8 * f(ctx.prices.oracle));
@@ -1351,38 +1856,61 @@ pub fn run(
         let fund_now = whole(run.ledger.insurance_fund);
         fund_peak = fund_peak.max(fund_now);
         run.metrics.insurance_drawdown = run.metrics.insurance_drawdown.max(fund_peak - fund_now);
-        if now % 3_600_000 == 0 {
-            let req = position_requirements(run.ctx(), reference, true)
+        if !hourly {
+            continue;
+        }
+        for (m, (path, world)) in paths.iter().zip(outside.iter_mut()).enumerate() {
+            let tick = path.ticks[k];
+            let ctx = &run.ledger.markets[m];
+            let opening =
+                ctx.state.breaker.state == BreakerState::Normal && ctx.prices.opening_valid;
+            let req = position_requirements(ctx, reference, true)
                 .map_err(risk("reference requirements"))?;
             let (initial, maintenance) = (
                 req.initial as f64 / reference as f64,
                 req.maintenance as f64 / reference as f64,
             );
+            world.exo_prices.push(tick.price);
+            world.sim_prices.push(world.simulated);
+            let series = &mut world.series;
             series.initial.push(initial);
             series.maintenance.push(maintenance);
             series.open.push(opening);
-            series.classifying_vol.push(exogenous_vol.annualized());
+            series
+                .classifying_vol
+                .push(world.exogenous_vol.annualized());
             series.exogenous.push(tick.price);
-            series.exogenous_low.push(hour_low);
-            series.exogenous_high.push(hour_high);
-            series.simulated.push(simulated);
-            samples.push(Sample {
-                initial_fraction: initial,
-                maintenance_fraction: maintenance,
-                exogenous_low: hour_low,
-                exogenous_high: hour_high,
-                exogenous_vol: exogenous_vol.annualized(),
+            series.exogenous_low.push(world.hour_low);
+            series.exogenous_high.push(world.hour_high);
+            series.simulated.push(world.simulated);
+            let result = &mut run.books[m].result;
+            result.hours.push(MarketHour {
                 at_ms: now,
                 exogenous: tick.price,
-                simulated,
-                leverage,
-                breaker,
-                liquidated: run.metrics.liquidated_notional,
-                bad_debt: run.metrics.bad_debt,
-                insurance: fund_now,
-                forecast_vol: vol,
+                simulated: world.simulated,
+                exogenous_vol: world.exogenous_vol.annualized(),
+                own_liquidated: result.liquidated_notional - result.contagion_notional,
+                contagion_liquidated: result.contagion_notional,
             });
-            (hour_low, hour_high) = (f64::INFINITY, 0.0);
+            if m == 0 {
+                samples.push(Sample {
+                    initial_fraction: initial,
+                    maintenance_fraction: maintenance,
+                    exogenous_low: world.hour_low,
+                    exogenous_high: world.hour_high,
+                    exogenous_vol: world.exogenous_vol.annualized(),
+                    at_ms: now,
+                    exogenous: tick.price,
+                    simulated: world.simulated,
+                    leverage,
+                    breaker,
+                    liquidated: run.metrics.liquidated_notional,
+                    bad_debt: run.metrics.bad_debt,
+                    insurance: fund_now,
+                    forecast_vol: vol,
+                });
+            }
+            (world.hour_low, world.hour_high) = (f64::INFINITY, 0.0);
         }
     }
     if vols.is_empty() {
@@ -1405,20 +1933,20 @@ pub fn run(
     if m.opens > 0 {
         m.mean_open_leverage /= m.opens as f64;
     }
-    m.max_drawdown = max_drawdown(sim_prices.iter().copied());
-    m.exogenous_max_drawdown = max_drawdown(exo_prices.iter().copied());
-    let realized = |p: &[f64]| {
-        p.windows(2)
-            .map(|w| (w[1] / w[0]).ln().powi(2))
-            .sum::<f64>()
-            .sqrt()
-    };
-    let exo_vol = realized(&exo_prices);
-    m.amplification = if exo_vol > 0.0 {
-        realized(&sim_prices) / exo_vol
-    } else {
-        1.0
-    };
+    let mut markets: Vec<MarketResult> = Vec::with_capacity(paths.len());
+    for (book, world) in run.books.into_iter().zip(&outside) {
+        let mut r = book.result;
+        r.max_drawdown = max_drawdown(world.sim_prices.iter().copied());
+        r.exogenous_max_drawdown = max_drawdown(world.exo_prices.iter().copied());
+        r.amplification = amplification(&world.exo_prices, &world.sim_prices);
+        r.yardstick = Judgement::of(&world.series);
+        markets.push(r);
+    }
+    let first = &markets[0];
+    m.max_drawdown = first.max_drawdown;
+    m.exogenous_max_drawdown = first.exogenous_max_drawdown;
+    m.amplification = first.amplification;
+    m.yardstick = first.yardstick;
     let (median, top_decile) = (quantile(&vols, 0.5), quantile(&vols, 0.9));
     let mean_where = |keep: &dyn Fn(f64) -> bool| {
         let picked: Vec<f64> = vols
@@ -1433,7 +1961,6 @@ pub fn run(
             picked.iter().sum::<f64>() / picked.len() as f64
         }
     };
-    m.yardstick = Judgement::of(&series);
     m.bad_debt_p95 = m.bad_debt;
     m.liquidated_notional_p95 = m.liquidated_notional;
     m.calm_leverage = mean_where(&|v| v < median);
@@ -1442,6 +1969,24 @@ pub fn run(
         protocol,
         metrics: m,
         samples,
+        markets,
         elapsed: started.elapsed(),
     })
+}
+
+/// Realized vol of the simulated price over that of the exogenous path, from hourly log
+/// returns (1 on a path that does not move).
+fn amplification(exogenous: &[f64], simulated: &[f64]) -> f64 {
+    let realized = |p: &[f64]| {
+        p.windows(2)
+            .map(|w| (w[1] / w[0]).ln().powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
+    let exo_vol = realized(exogenous);
+    if exo_vol > 0.0 {
+        realized(simulated) / exo_vol
+    } else {
+        1.0
+    }
 }

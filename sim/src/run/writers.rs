@@ -227,9 +227,13 @@ impl Run<'_> {
                 Ok(outcome) => {
                     self.capacity_left -= 1;
                     let slot = self.writer_slot(w);
-                    self.makers.owe(size > 0, slot, outcome.closed_size);
+                    self.books[0]
+                        .makers
+                        .owe(size > 0, slot, outcome.closed_size);
                     self.metrics.liquidation_calls += 1;
                     self.metrics.liquidated_notional += whole(outcome.notional);
+                    let first = &mut self.books[0].result;
+                    first.liquidated_notional += whole(outcome.notional);
                     if !self.writers[w].in_liquidation {
                         self.metrics.liquidations += 1;
                         self.writers[w].in_liquidation = true;
@@ -387,7 +391,7 @@ impl Run<'_> {
             0
         };
         if reduce != 0 {
-            let maker = self.makers.of(current > 0, slot);
+            let maker = self.books[0].makers.of(current > 0, slot);
             if !self.writer_fill(id, maker, reduce) {
                 self.metrics.refused_hedges += 1;
                 return Ok(());
@@ -395,7 +399,7 @@ impl Run<'_> {
         }
         let grow = trade - reduce;
         if grow != 0 {
-            let maker = self.makers.of(grow > 0, slot);
+            let maker = self.books[0].makers.of(grow > 0, slot);
             if !self.writer_fill(id, maker, grow) {
                 self.metrics.refused_hedges += 1;
                 let most = max_position(
