@@ -25,6 +25,12 @@
 #   scripts/sim.sh scale
 #       10,000 and then 20,000 accounts over the whole BTC file (baseline and Ballast, one
 #       thread), printing the run time of each.
+#   scripts/sim.sh cross [--update-docs]
+#       Cross-margin contagion: BTC and ETH in one ledger (ETH=FILE.csv overrides the second
+#       file), LUNA and FTX months at seeds 1..5 and the whole file at seed 1: cross margin
+#       liquidated worst market first and most liquid first, isolated, and each market's
+#       feedback off; tables, contagion.svg per run and one JSON line each. --update-docs copies
+#       the plots to docs/sim/.
 #   scripts/sim.sh replay ARGS...
 #       Passes ARGS to `ballast-sim replay` (see `ballast-sim replay --help`).
 #
@@ -111,11 +117,28 @@ scale)
         echo "scale: $accounts accounts, whole file, 2 protocols on one thread: $(( $(date +%s) - start )) s"
     done
     ;;
+cross)
+    eth=${ETH:-../shared/data/ethusdt-1h-2022-2025.csv}
+    pair() { # name [args...]
+        local name=$1
+        shift
+        "$sim" replay --data "$data" --data "$eth" --out "target/sim/cross-$name" "$@"
+    }
+    pair luna --from 2022-05-01 --to 2022-06-01 --seeds 5
+    pair ftx --from 2022-11-01 --to 2022-12-01 --seeds 5
+    pair whole
+    if [[ "${1:-}" == "--update-docs" ]]; then
+        mkdir -p docs/sim
+        for name in luna ftx whole; do
+            cp "target/sim/cross-$name/contagion.svg" "docs/sim/cross-$name-contagion.svg"
+        done
+    fi
+    ;;
 replay)
     "$sim" replay "$@"
     ;;
 *)
-    echo "usage: scripts/sim.sh crashes [--update-docs] | whole [--update-docs] | scenarios [--update-docs] | depth | thin | options | scale | replay ARGS..." >&2
+    echo "usage: scripts/sim.sh crashes [--update-docs] | whole [--update-docs] | scenarios [--update-docs] | depth | thin | options | scale | cross [--update-docs] | replay ARGS..." >&2
     exit 2
     ;;
 esac

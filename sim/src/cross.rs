@@ -103,8 +103,9 @@ pub fn contagion_share(m: &MarketResult) -> f64 {
 }
 
 /// Pearson correlation of two markets' exogenous hourly log returns over every hour, the calm
-/// hours (the first market's exogenous EWMA volatility below its median) and the stressed ones
-/// (in its top decile): the yardstick's ranking of hours.
+/// hours (the first market's exogenous EWMA volatility at the start of the hour below its
+/// median) and the stressed ones (in its top decile): the yardstick's ranking of hours. Hours
+/// in which either market's file has no candle are left out.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Correlation {
     /// Every hour.
@@ -120,11 +121,14 @@ pub fn correlation(a: &[MarketHour], b: &[MarketHour]) -> Correlation {
     let returns: Vec<(f64, f64, f64)> = a
         .windows(2)
         .zip(b.windows(2))
+        // Both markets priced at both ends of the hour (a carried price is no return); the
+        // hour is ranked by the volatility known at its start.
+        .filter(|(x, y)| x.iter().chain(y.iter()).all(|h| h.live))
         .map(|(x, y)| {
             (
                 (x[1].exogenous / x[0].exogenous).ln(),
                 (y[1].exogenous / y[0].exogenous).ln(),
-                x[1].exogenous_vol,
+                x[0].exogenous_vol,
             )
         })
         .filter(|(x, y, _)| x.is_finite() && y.is_finite())
@@ -230,7 +234,7 @@ pub fn markdown(rows: &[Row<'_>], correlation: Option<Correlation>) -> String {
             r.totals.unresolved_deficits
         ));
     }
-    out.push_str("\nAmplification (realized vol of the simulated over the exogenous path), cross margin, worst market first: with every market's forced flow moving its price, and with each other market's off.\n\n| protocol | market | amplification | with the others' feedback off | its own feedback off |\n| --- | --- | ---: | ---: | ---: |\n");
+    out.push_str("\nAmplification (realized vol of the simulated over the exogenous path), cross margin, worst market first: with every market's forced flow moving its price and thinning its book, and with the other market's off (its price then follows the exogenous path).\n\n| protocol | market | amplification | with the other's feedback off |\n| --- | --- | ---: | ---: |\n");
     let protocols: Vec<&str> = {
         let mut p: Vec<&str> = rows.iter().map(|r| r.protocol).collect();
         p.dedup();
@@ -249,22 +253,16 @@ pub fn markdown(rows: &[Row<'_>], correlation: Option<Correlation>) -> String {
             continue;
         };
         for (k, m) in all.markets.iter().enumerate() {
-            // Every other market's feedback off, one at a time: with two markets, the other's.
-            let others: Vec<f64> = (0..all.markets.len())
+            let others: Vec<String> = (0..all.markets.len())
                 .filter(|&j| j != k)
-                .filter_map(|j| find(Feedback::AllBut(j)).map(|r| r.markets[k].amplification))
+                .filter_map(|j| find(Feedback::AllBut(j)))
+                .map(|r| format!("{:.3}", r.markets[k].amplification))
                 .collect();
-            let own = find(Feedback::AllBut(k)).map(|r| r.markets[k].amplification);
             out.push_str(&format!(
-                "| {protocol} | {} | {:.3} | {} | {} |\n",
+                "| {protocol} | {} | {:.3} | {} |\n",
                 m.name,
                 m.amplification,
-                others
-                    .iter()
-                    .map(|a| format!("{a:.3}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                own.map_or(String::new(), |a| format!("{a:.3}"))
+                others.join(", ")
             ));
         }
     }
@@ -368,6 +366,7 @@ mod tests {
             exogenous: price,
             simulated: price,
             exogenous_vol: vol,
+            live: true,
             own_liquidated: 0.0,
             contagion_liquidated: 0.0,
         }
@@ -382,22 +381,31 @@ mod tests {
 
     #[test]
     fn correlation_splits_calm_from_stressed_hours() {
-        // Calm hours (vol 0.1): the markets move together; stressed hours (vol 1.0): against.
-        let mut a = vec![hour(0, 100.0, 0.1)];
-        let mut b = vec![hour(0, 100.0, 0.1)];
+        // Calm hours: the markets move together; stressed hours (a seventh, more than the top
+        // decile): against. An hour is ranked by the volatility known at its start, the one
+        // recorded with the hour before.
+        let stressed = |k: u64| k % 7 == 0;
+        let vol = |k: u64| {
+            if stressed(k) {
+                1.0
+            } else {
+                0.1 + k as f64 * 1e-4
+            }
+        };
+        let mut a = vec![hour(0, 100.0, vol(1))];
+        let mut b = vec![hour(0, 100.0, vol(1))];
         let mut price = (100.0f64, 100.0f64);
         for k in 1..200u64 {
-            // A seventh of the hours are stressed: more than the top decile.
-            let stressed = k % 7 == 0;
             let size: f64 = if k % 5 == 0 { 2.0 } else { 1.0 };
             let r: f64 = size * if k % 3 == 0 { 0.01 } else { -0.005 };
-            let other: f64 = if stressed { -r } else { r };
+            let other: f64 = if stressed(k) { -r } else { r };
             price.0 *= r.exp();
             price.1 *= other.exp();
-            let vol = if stressed { 1.0 } else { 0.1 + k as f64 * 1e-4 };
-            a.push(hour(k, price.0, vol));
-            b.push(hour(k, price.1, vol));
+            a.push(hour(k, price.0, vol(k + 1)));
+            b.push(hour(k, price.1, vol(k + 1)));
         }
+        // A carried price (no candle) is left out: it would be a zero return.
+        b[50].live = false;
         let c = correlation(&a, &b);
         assert!((c.calm - 1.0).abs() < 1e-9, "{c:?}");
         assert!((c.stressed + 1.0).abs() < 1e-9, "{c:?}");

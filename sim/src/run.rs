@@ -153,8 +153,9 @@ pub enum LiquidationOrder {
 pub enum Feedback {
     /// Every market's forced flow moves its price.
     EveryMarket,
-    /// Every market's but this one's (by index in the run): its price is the exogenous path,
-    /// to measure how much of another market's amplification comes through it.
+    /// Every market's but this one's (by index in the run): its forced flow neither moves its
+    /// price (which is then the exogenous path) nor thins its book, to measure how much of
+    /// another market's amplification comes through it.
     AllBut(usize),
 }
 
@@ -257,6 +258,11 @@ pub enum SimError {
     EmptyWindow,
     /// The markets' paths are not on one clock.
     MisalignedMarkets,
+    /// A pair's second-leg weight outside [0.01, 0.99] (a leg, or an isolated sub-account,
+    /// with nothing in it).
+    PairWeight,
+    /// More accounts than the ids of isolated sub-accounts leave room for.
+    TooManyAccounts,
 }
 
 impl std::fmt::Display for SimError {
@@ -268,6 +274,8 @@ impl std::fmt::Display for SimError {
             }
             SimError::EmptyWindow => write!(f, "no ticks in the trading window"),
             SimError::MisalignedMarkets => write!(f, "the markets' paths are not on one clock"),
+            SimError::PairWeight => write!(f, "a pair's second-leg weight must be in [0.01, 0.99]"),
+            SimError::TooManyAccounts => write!(f, "too many accounts for the sub-account ids"),
         }
     }
 }
@@ -292,9 +300,9 @@ pub struct Sample {
     pub leverage: f64,
     /// 0 normal, 1 reduce-only, 2 oracle halt, 3 paused.
     pub breaker: u8,
-    /// Cumulative liquidated notional, quote whole units.
+    /// Cumulative liquidated notional over every market, quote whole units.
     pub liquidated: f64,
-    /// Cumulative bad debt, quote whole units.
+    /// Cumulative bad debt over every market, quote whole units.
     pub bad_debt: f64,
     /// Insurance fund, quote whole units.
     pub insurance: f64,
@@ -555,7 +563,8 @@ impl Refusals {
     }
 }
 
-/// What a run measured in one of its markets. Amounts in quote whole units.
+/// What a run measured in one of its markets: the perp traders' positions there (an option
+/// writer's hedge liquidations count only in the totals). Amounts in quote whole units.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MarketResult {
     /// The market's name.
@@ -598,6 +607,8 @@ pub struct MarketHour {
     pub simulated: f64,
     /// Annualized EWMA volatility of the exogenous path (as [`Sample::exogenous_vol`]).
     pub exogenous_vol: f64,
+    /// The market's file has a candle for this hour (else the price is carried).
+    pub live: bool,
     /// Cumulative notional liquidated in this market whose loss came from this market.
     pub own_liquidated: f64,
     /// Cumulative notional liquidated in this market whose loss came from the others.
@@ -609,8 +620,10 @@ pub struct MarketHour {
 pub struct RunResult {
     /// Protocol simulated.
     pub protocol: Protocol,
-    /// Figures: account totals over every market; the market figures (price, leverage,
-    /// yardstick, depth, writers) of the first market.
+    /// Figures: totals over every market for what accounts and calls did (liquidations,
+    /// bankruptcies, bad debt, breaker trips, opens, stops, throttle, capacity); the first
+    /// market's for what a market is (drawdowns, amplification, leverage, yardstick, depth,
+    /// liquidity charge, open interest, writers).
     pub metrics: Metrics,
     /// Hourly samples of the first market.
     pub samples: Vec<Sample>,
@@ -703,9 +716,14 @@ struct Leg {
     size: f64,
     quote: f64,
     social_snapshot: f64,
-    /// Oracle price at the open: what the leg lost since is `size * (entry - price)` (plus its
-    /// share of socialized losses).
+    /// Oracle price at the open: until the first liquidation chunk (or the close) the position
+    /// is the one opened, so what it lost since is `size * (entry - price)` plus its share of
+    /// socialized losses.
     entry_price: f64,
+    /// What the leg had lost since the open when the account's liquidation began (frozen then:
+    /// later chunks shrink the position and realize its loss into collateral, so a loss read
+    /// from the remaining position would forget what was already taken over).
+    episode_loss: f64,
     /// In a liquidation in this market that has not ended.
     in_liquidation: bool,
 }
@@ -1305,30 +1323,29 @@ impl Run<'_> {
     }
 
     /// Trader `i`'s legs in the order the liquidator takes them over, each with whether a
-    /// chunk of it is contagion (the account's loss since entry came mostly from its other
-    /// markets).
-    fn takeover_order(&self, i: usize, views: &[MarketView]) -> Vec<(usize, bool)> {
-        let legs = &self.traders[i].legs;
-        // Loss of each leg since its entry, at this tick's marks.
-        let loss: Vec<f64> = legs
-            .iter()
-            .map(|l| {
+    /// chunk of it is contagion: the account's loss since entry, as it stood when its
+    /// liquidation began, came mostly from its other markets.
+    fn takeover_order(&mut self, i: usize, views: &[MarketView]) -> Vec<(usize, bool)> {
+        let trader = &mut self.traders[i];
+        if !trader.in_liquidation {
+            for l in &mut trader.legs {
                 let m = views[l.market].mark;
-                l.size * (l.entry_price - m.price)
-                    + l.size.abs() * (m.social_index - l.social_snapshot)
-            })
-            .collect();
-        let total: f64 = loss.iter().sum();
+                l.episode_loss = l.size * (l.entry_price - m.price)
+                    + l.size.abs() * (m.social_index - l.social_snapshot);
+            }
+        }
+        let legs = &self.traders[i].legs;
+        let total: f64 = legs.iter().map(|l| l.episode_loss).sum();
         let mut order: Vec<(usize, bool)> = (0..legs.len())
             .filter(|&k| legs[k].size_units != 0)
             .map(|k| {
-                let elsewhere = total - loss[k];
-                (k, elsewhere > loss[k].max(0.0))
+                let own = legs[k].episode_loss;
+                (k, total - own > own.max(0.0))
             })
             .collect();
         match self.params.order {
             LiquidationOrder::WorstMarketFirst => {
-                order.sort_by(|a, b| loss[b.0].total_cmp(&loss[a.0]));
+                order.sort_by(|a, b| legs[b.0].episode_loss.total_cmp(&legs[a.0].episode_loss))
             }
             LiquidationOrder::MostLiquidFirst => order.sort_by(|a, b| {
                 let depth = |k: usize| self.books[legs[k].market].depth_now;
@@ -1347,14 +1364,14 @@ impl Run<'_> {
         let mut order = self.takeover_order(i, views).into_iter();
         let mut current = order.next();
         while let Some((k, contagion)) = current {
-            if self.capacity_left == 0 {
-                self.metrics.capacity_deferred += 1;
-                break;
-            }
             let leg = self.traders[i].legs[k];
             if !views[leg.market].liquidating {
                 current = order.next();
                 continue;
+            }
+            if self.capacity_left == 0 {
+                self.metrics.capacity_deferred += 1;
+                break;
             }
             let liquidator = if leg.long {
                 LIQUIDATOR_OF_LONGS
@@ -1564,6 +1581,13 @@ pub fn run_markets(
     if !on_one_clock {
         return Err(SimError::MisalignedMarkets);
     }
+    let pairs = paths.len() > 1 && params.portfolio.pair_share > 0.0;
+    if pairs && !(0.01..=0.99).contains(&params.portfolio.second_leg_weight) {
+        return Err(SimError::PairWeight);
+    }
+    if FIRST_TRADER as usize + params.accounts >= ISOLATED_SUB_ACCOUNT as usize {
+        return Err(SimError::TooManyAccounts);
+    }
     let oracle_config = OracleConfig::default();
     let config = protocol.config(DECIMALS);
     let profiles = draw_profiles(&params.population, params.accounts, params.seed);
@@ -1630,6 +1654,7 @@ pub fn run_markets(
             quote: 0.0,
             social_snapshot: 0.0,
             entry_price: 0.0,
+            episode_loss: 0.0,
             in_liquidation: false,
         };
         // Isolated, a pair is two sub-accounts, the collateral split by the legs' weights; both
@@ -1889,6 +1914,7 @@ pub fn run_markets(
                 exogenous: tick.price,
                 simulated: world.simulated,
                 exogenous_vol: world.exogenous_vol.annualized(),
+                live: tick.live,
                 own_liquidated: result.liquidated_notional - result.contagion_notional,
                 contagion_liquidated: result.contagion_notional,
             });

@@ -225,3 +225,31 @@ fn paths_off_one_clock_are_refused() {
     );
     assert_eq!(r.err(), Some(SimError::MisalignedMarkets));
 }
+
+#[test]
+fn a_pair_with_an_empty_leg_and_sub_account_ids_past_their_room_are_refused() {
+    let btc = btc();
+    let paths = [
+        market("BTC", btc.clone(), 1.0),
+        market("ETH", flat_eth(&btc), 0.5),
+    ];
+    for weight in [0.0, 1.0] {
+        let p = SimParams {
+            accounts: 10,
+            portfolio: Portfolio {
+                second_leg_weight: weight,
+                ..Portfolio::default()
+            },
+            margin: MarginMode::Isolated,
+            ..SimParams::default()
+        };
+        let r = run_markets(Protocol::Baseline, &p, &paths, ms(FROM), None);
+        assert_eq!(r.err(), Some(SimError::PairWeight));
+    }
+    let p = SimParams {
+        accounts: 499_990,
+        ..SimParams::default()
+    };
+    let r = run_markets(Protocol::Baseline, &p, &paths, ms(FROM), None);
+    assert_eq!(r.err(), Some(SimError::TooManyAccounts));
+}

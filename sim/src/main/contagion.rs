@@ -35,12 +35,24 @@ fn market_name(path: &Path) -> String {
 }
 
 pub(super) fn replay(args: &ReplayArgs) -> Result<(), Box<dyn std::error::Error>> {
+    // The population holds the first market, the second, or both (see `Portfolio`): a third
+    // would be listed and never traded.
+    if args.data.len() != 2 {
+        return Err("the contagion report takes two markets: --data A.csv --data B.csv".into());
+    }
     let mut series = Vec::new();
     for path in &args.data {
         let candles = read_csv(path).map_err(|e| format!("{}: {e:?}", path.display()))?;
         series.push((market_name(path), candles));
     }
-    let first = series[0].1.first().ok_or("no candles")?.timestamp_ms;
+    // The run starts when every file has started (no price is carried backwards).
+    let first = series
+        .iter()
+        .map(|(_, c)| c.first().map(|c| c.timestamp_ms).ok_or("no candles"))
+        .collect::<Result<Vec<u64>, _>>()?
+        .into_iter()
+        .max()
+        .unwrap_or_default();
     let from = args
         .from
         .as_deref()
@@ -92,6 +104,16 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<(), Box<dyn std::error::Error>
     let timeline = paths[0].ticks.clone();
     for p in paths.iter_mut().skip(1) {
         p.ticks = align(&timeline, &p.ticks);
+        // Files on another bar or phase would leave the market unpriced: refuse them.
+        let live = p.ticks.iter().filter(|t| t.live).count();
+        if live * 10 < timeline.len() * 9 {
+            return Err(format!(
+                "{}: only {live} of {} ticks on the first file's clock",
+                p.name,
+                timeline.len()
+            )
+            .into());
+        }
     }
     let trading_start = from.max(warm_from);
 

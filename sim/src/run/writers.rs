@@ -232,8 +232,6 @@ impl Run<'_> {
                         .owe(size > 0, slot, outcome.closed_size);
                     self.metrics.liquidation_calls += 1;
                     self.metrics.liquidated_notional += whole(outcome.notional);
-                    let first = &mut self.books[0].result;
-                    first.liquidated_notional += whole(outcome.notional);
                     if !self.writers[w].in_liquidation {
                         self.metrics.liquidations += 1;
                         self.writers[w].in_liquidation = true;
