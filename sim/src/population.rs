@@ -12,6 +12,10 @@
 //!   equity they entered with; the stop is a market order against the finite depth.
 //! - holding time: exponential, mean 48 h (at least 1 h); time between positions: exponential,
 //!   mean 24 h; the first entry is uniform over the first 48 h.
+//! - with two markets ([`Portfolio`], its own stream per trader): half the traders hold both
+//!   (40% of the notional in the second), a quarter of those pairs as a hedge (the second leg
+//!   against the first); the rest hold one market, 40% of them the second. A pair opens and
+//!   closes both legs together and its stop-loss watches the account's equity.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

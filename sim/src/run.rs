@@ -716,16 +716,28 @@ struct Leg {
     size: f64,
     quote: f64,
     social_snapshot: f64,
-    /// Oracle price at the open: until the first liquidation chunk (or the close) the position
-    /// is the one opened, so what it lost since is `size * (entry - price)` plus its share of
-    /// socialized losses.
+    /// Oracle price at the open.
     entry_price: f64,
-    /// What the leg had lost since the open when the account's liquidation began (frozen then:
-    /// later chunks shrink the position and realize its loss into collateral, so a loss read
-    /// from the remaining position would forget what was already taken over).
-    episode_loss: f64,
+    /// What the part of the position already closed since the open (liquidation chunks, a
+    /// close) had lost: it is in collateral now, and the remaining position no longer shows it.
+    realized_loss: f64,
     /// In a liquidation in this market that has not ended.
     in_liquidation: bool,
+}
+
+impl Leg {
+    /// What closing `units` (base units, at most the position) of the leg at `mark` loses
+    /// against its entry, quote whole units (negative for a gain).
+    fn loss_on(&self, units: i128, mark: Mark) -> f64 {
+        let size = self.size_units.signum() as f64 * units.unsigned_abs() as f64 / 1e8;
+        size * (self.entry_price - mark.price)
+            + size.abs() * (mark.social_index - self.social_snapshot)
+    }
+
+    /// What the leg has lost since its open at `mark`: realized and on what is left.
+    fn loss_since_entry(&self, mark: Mark) -> f64 {
+        self.realized_loss + self.loss_on(self.size_units, mark)
+    }
 }
 
 /// A trader: one account (or, isolated, one sub-account) with a position in one market or two.
@@ -1056,6 +1068,11 @@ impl Run<'_> {
             if let Some(b) = outcome.taker_bankruptcy {
                 self.record_bankruptcy(&b, leg.market);
             }
+            let mark = Mark {
+                price: f(price),
+                social_index: f(self.ledger.markets[leg.market].state.social_loss_index),
+            };
+            self.traders[i].legs[k].realized_loss += leg.loss_on(leg.size_units, mark);
             if forced {
                 self.books[leg.market].flow -= leg.size * f(price);
             }
@@ -1153,6 +1170,7 @@ impl Run<'_> {
                     let price = f(self.ledger.markets[leg.market].prices.oracle);
                     entry += leg.size * price;
                     leg.entry_price = price;
+                    leg.realized_loss = 0.0;
                     leg.in_liquidation = false;
                 }
                 t.entry_equity = entry;
@@ -1323,29 +1341,22 @@ impl Run<'_> {
     }
 
     /// Trader `i`'s legs in the order the liquidator takes them over, each with whether a
-    /// chunk of it is contagion: the account's loss since entry, as it stood when its
-    /// liquidation began, came mostly from its other markets.
-    fn takeover_order(&mut self, i: usize, views: &[MarketView]) -> Vec<(usize, bool)> {
-        let trader = &mut self.traders[i];
-        if !trader.in_liquidation {
-            for l in &mut trader.legs {
-                let m = views[l.market].mark;
-                l.episode_loss = l.size * (l.entry_price - m.price)
-                    + l.size.abs() * (m.social_index - l.social_snapshot);
-            }
-        }
+    /// chunk of it is contagion: the account's loss since entry (realized and open) came mostly
+    /// from its other markets.
+    fn takeover_order(&self, i: usize, views: &[MarketView]) -> Vec<(usize, bool)> {
         let legs = &self.traders[i].legs;
-        let total: f64 = legs.iter().map(|l| l.episode_loss).sum();
+        let loss: Vec<f64> = legs
+            .iter()
+            .map(|l| l.loss_since_entry(views[l.market].mark))
+            .collect();
+        let total: f64 = loss.iter().sum();
         let mut order: Vec<(usize, bool)> = (0..legs.len())
             .filter(|&k| legs[k].size_units != 0)
-            .map(|k| {
-                let own = legs[k].episode_loss;
-                (k, total - own > own.max(0.0))
-            })
+            .map(|k| (k, total - loss[k] > loss[k].max(0.0)))
             .collect();
         match self.params.order {
             LiquidationOrder::WorstMarketFirst => {
-                order.sort_by(|a, b| legs[b.0].episode_loss.total_cmp(&legs[a.0].episode_loss))
+                order.sort_by(|a, b| loss[b.0].total_cmp(&loss[a.0]));
             }
             LiquidationOrder::MostLiquidFirst => order.sort_by(|a, b| {
                 let depth = |k: usize| self.books[legs[k].market].depth_now;
@@ -1384,6 +1395,13 @@ impl Run<'_> {
             match self.ledger.liquidate(id, liquidator, market_id(leg.market)) {
                 Ok(outcome) => {
                     self.capacity_left -= 1;
+                    // What the chunk took over had lost since the open; the copy's size is
+                    // kept in step until the refresh after the loop.
+                    let taken = &mut self.traders[i].legs[k];
+                    taken.realized_loss +=
+                        taken.loss_on(outcome.closed_size, views[leg.market].mark);
+                    taken.size_units -=
+                        taken.size_units.signum() * outcome.closed_size.min(taken.size_units.abs());
                     let book = &mut self.books[leg.market];
                     book.makers.owe(leg.long, i, outcome.closed_size);
                     let notional = whole(outcome.notional);
@@ -1654,7 +1672,7 @@ pub fn run_markets(
             quote: 0.0,
             social_snapshot: 0.0,
             entry_price: 0.0,
-            episode_loss: 0.0,
+            realized_loss: 0.0,
             in_liquidation: false,
         };
         // Isolated, a pair is two sub-accounts, the collateral split by the legs' weights; both

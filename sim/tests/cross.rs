@@ -145,6 +145,15 @@ fn a_btc_loss_alone_liquidates_the_eth_leg_and_counts_as_contagion() {
         e
     );
     assert!(worst_first.markets[0].liquidated_notional > b.liquidated_notional);
+    // What ETH still sells once BTC's position is gone is BTC's loss too (realized by then,
+    // in collateral): contagion still.
+    let eth_after_btc = &worst_first.markets[1];
+    assert!(eth_after_btc.liquidated_notional > 0.0);
+    assert!(
+        contagion_share(eth_after_btc) > 0.95,
+        "{}",
+        contagion_share(eth_after_btc)
+    );
 
     // Isolated, the ETH sub-accounts never lose: nothing in ETH is liquidated.
     let isolated = two(
