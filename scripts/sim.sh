@@ -30,7 +30,7 @@
 #       file), LUNA and FTX months at seeds 1..5 and the whole file at seed 1: cross margin
 #       liquidated worst market first and most liquid first, isolated, and each market's
 #       feedback off; tables, contagion.svg per run and one JSON line each. --update-docs copies
-#       the plots to docs/sim/.
+#       the crash months' plots to docs/sim/. About 7 minutes on 2 cores.
 #   scripts/sim.sh replay ARGS...
 #       Passes ARGS to `ballast-sim replay` (see `ballast-sim replay --help`).
 #
@@ -129,7 +129,8 @@ cross)
     pair whole
     if [[ "${1:-}" == "--update-docs" ]]; then
         mkdir -p docs/sim
-        for name in luna ftx whole; do
+        # (The whole file's plot is about 1 MB of SVG: it stays in target/sim/cross-whole/.)
+        for name in luna ftx; do
             cp "target/sim/cross-$name/contagion.svg" "docs/sim/cross-$name-contagion.svg"
         done
     fi
