@@ -5,7 +5,7 @@
 use ballast_risk::ops::Fill;
 use ballast_risk::RiskError;
 
-use super::accounts::{market_id, MarketView, Phase};
+use super::accounts::{market_id, Mark, MarketView, Phase};
 use super::{
     f, whole, LiquidationOrder, Run, SimError, Unwind, LIQUIDATOR_OF_LONGS, LIQUIDATOR_OF_SHORTS,
     VENUE,
@@ -69,16 +69,26 @@ impl Run<'_> {
             // The liquidator checks off-chain whether a call would succeed: only calls that
             // execute (or that the throttle refuses, which the check cannot know ahead of the
             // block) take block space.
+            // The index the engine settles the position at (earlier chunks of this tick may
+            // have raised it since the views were taken).
+            let settled_at = Mark {
+                price: views[leg.market].mark.price,
+                social_index: f(self.ledger.markets[leg.market].state.social_loss_index),
+            };
             match self.ledger.liquidate(id, liquidator, market_id(leg.market)) {
                 Ok(outcome) => {
                     self.capacity_left -= 1;
                     // What the chunk took over had lost since the open; the copy's size is
                     // kept in step until the refresh after the loop.
+                    // The chunk settles the whole position: the part taken over realizes what it
+                    // lost, the part left pays its socialized loss into its quote balance.
                     let taken = &mut self.traders[i].legs[k];
-                    taken.realized_loss +=
-                        taken.loss_on(outcome.closed_size, views[leg.market].mark);
-                    taken.size_units -=
-                        taken.size_units.signum() * outcome.closed_size.min(taken.size_units.abs());
+                    let left = taken.size_units - outcome.closed_size;
+                    taken.realized_loss += taken.loss_on(outcome.closed_size, settled_at)
+                        + left.unsigned_abs() as f64 / 1e8
+                            * (settled_at.social_index - taken.social_snapshot);
+                    taken.size_units = left;
+                    taken.social_snapshot = settled_at.social_index;
                     let book = &mut self.books[leg.market];
                     book.makers.owe(leg.long, i, outcome.closed_size);
                     let notional = whole(outcome.notional);

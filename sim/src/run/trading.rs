@@ -35,6 +35,11 @@ impl Run<'_> {
                 taker_fee: usd(notional * TAKER_FEE),
                 maker_fee: 0,
             };
+            // The index the fill settles at, before a bankruptcy it causes socializes more.
+            let mark = Mark {
+                price: f(price),
+                social_index: f(self.ledger.markets[leg.market].state.social_loss_index),
+            };
             let Ok(outcome) = self.ledger.fill(id, self.maker_for(i, k), VENUE, &fill) else {
                 self.metrics.failed_closes += 1;
                 refused = true;
@@ -45,10 +50,6 @@ impl Run<'_> {
             if let Some(b) = outcome.taker_bankruptcy {
                 self.record_bankruptcy(&b, leg.market);
             }
-            let mark = Mark {
-                price: f(price),
-                social_index: f(self.ledger.markets[leg.market].state.social_loss_index),
-            };
             self.traders[i].legs[k].realized_loss += leg.loss_on(leg.size_units, mark);
             if forced {
                 self.books[leg.market].flow -= leg.size * f(price);
