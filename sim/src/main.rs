@@ -217,14 +217,16 @@ fn timestamp(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("not a timestamp: {text}"))
 }
 
-fn replay(args: ReplayArgs) -> Result<(), Box<dyn std::error::Error>> {
-    if args.data.len() > 1 {
-        return contagion::replay(&args);
-    }
-    let data = &args.data[0];
-    let candles = read_csv(data).map_err(|e| format!("{}: {e:?}", data.display()))?;
-    let first = candles.first().ok_or("no candles")?.timestamp_ms;
-    // Without --from, trading starts once the warm-up has passed.
+/// The replay's time window, ms: trading from `from`, ending before `to`, fed from `warm_from`.
+struct Window {
+    from: u64,
+    to: u64,
+    warm_from: u64,
+}
+
+/// The window `args` ask for over data that starts at `first` (ms). Without `--from`, trading
+/// starts once the warm-up has passed.
+fn window(args: &ReplayArgs, first: u64) -> Result<Window, Box<dyn std::error::Error>> {
     let from = args
         .from
         .as_deref()
@@ -238,6 +240,25 @@ fn replay(args: ReplayArgs) -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
         .unwrap_or(u64::MAX);
     let warm_from = from.saturating_sub(args.warmup_days * DAY_MS).max(first);
+    Ok(Window {
+        from,
+        to,
+        warm_from,
+    })
+}
+
+fn replay(args: ReplayArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if args.data.len() > 1 {
+        return contagion::replay(&args);
+    }
+    let data = &args.data[0];
+    let candles = read_csv(data).map_err(|e| format!("{}: {e:?}", data.display()))?;
+    let first = candles.first().ok_or("no candles")?.timestamp_ms;
+    let Window {
+        from,
+        to,
+        warm_from,
+    } = window(&args, first)?;
     let window: Vec<_> = candles
         .into_iter()
         .filter(|c| c.timestamp_ms >= warm_from && c.timestamp_ms < to)

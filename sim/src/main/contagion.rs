@@ -14,7 +14,7 @@ use ballast_sim::population::Portfolio;
 use ballast_sim::protocol::Protocol;
 use ballast_sim::run::{run_markets, MarketPath, Metrics, RunResult, SimParams};
 
-use super::{sim_params, timestamp, ReplayArgs, DAY_MS};
+use super::{sim_params, window, ReplayArgs, Window};
 
 /// "BTC" for `btcusdt-1h-2022-2025.csv`: the file name up to its first `-`, without a quote
 /// currency suffix, upper case.
@@ -53,19 +53,11 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<(), Box<dyn std::error::Error>
         .into_iter()
         .max()
         .unwrap_or_default();
-    let from = args
-        .from
-        .as_deref()
-        .map(timestamp)
-        .transpose()?
-        .unwrap_or(first + args.warmup_days * DAY_MS);
-    let to = args
-        .to
-        .as_deref()
-        .map(timestamp)
-        .transpose()?
-        .unwrap_or(u64::MAX);
-    let warm_from = from.saturating_sub(args.warmup_days * DAY_MS).max(first);
+    let Window {
+        from,
+        to,
+        warm_from,
+    } = window(args, first)?;
     // Every market's path on the first market's clock, ending where the shortest file ends.
     let mut paths: Vec<MarketPath> = Vec::new();
     let depth_shares: Vec<f64> = args
